@@ -1,0 +1,291 @@
+"""Cost functions, each with its gradient with respect to the network's output.
+
+Notation: ``a`` is the network's output for a batch of N samples (shape N x K), ``y`` the
+targets of the same shape. Targets may also be given as N integer class labels; they are turned
+into one-hot rows (or used directly, where that is cheaper) after their range is checked.
+
+Every ``gradient`` already includes the 1/N of the batch mean, so the gradients of the
+parameters that backpropagation produces are those of the *mean* loss (except ``SSE``, which is
+a sum by definition).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import Activation, Identity, Sigmoid, Softmax, _stable_sigmoid
+from .validation import check_targets
+
+Array = np.ndarray
+
+
+class Loss:
+    """Base class. ``value`` gives the scalar cost, ``gradient`` gives dL/da."""
+
+    name: str = "loss"
+    #: The function that turns the network's raw output into predictions (probabilities for
+    #: losses computed from logits, the output itself otherwise).
+    output_activation: Activation = Identity()
+    #: True when the targets are class labels (classification), False for regression.
+    classification: bool = False
+
+    def value(self, output: Array, target: Array) -> float:
+        raise NotImplementedError
+
+    def gradient(self, output: Array, target: Array) -> Array:
+        raise NotImplementedError
+
+    def value_and_gradient(self, output: Array, target: Array) -> tuple[float, Array]:
+        """Both at once; subclasses share intermediate results where they can."""
+        return self.value(output, target), self.gradient(output, target)
+
+    def __call__(self, output: Array, target: Array) -> float:
+        return self.value(output, target)
+
+    def prepare_target(self, output: Array, target: Array) -> Array:
+        """Validate ``target`` against ``output`` and return it as an array of output's shape."""
+        return check_targets(target, output, self.name, allow_labels=True, one_hot=True)
+
+    def config(self) -> dict:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class MSE(Loss):
+    """Mean squared error over all N x K entries: L = 1/(N K) sum (a - y)^2.
+
+    dL/da = 2 (a - y) / (N K).  This is PyTorch's ``MSELoss()`` and Keras's ``mse``.
+    """
+
+    name = "mse"
+
+    def value(self, output: Array, target: Array) -> float:
+        diff = output - self.prepare_target(output, target)
+        return float(np.mean(diff * diff))
+
+    def gradient(self, output: Array, target: Array) -> Array:
+        diff = output - self.prepare_target(output, target)
+        diff *= 2.0 / diff.size
+        return diff
+
+    def value_and_gradient(self, output: Array, target: Array) -> tuple[float, Array]:
+        diff = output - self.prepare_target(output, target)
+        value = float(np.mean(diff * diff))
+        diff *= 2.0 / diff.size
+        return value, diff
+
+
+class QuadraticCost(Loss):
+    """Nielsen's quadratic cost: C = 1/(2N) sum_x ||y(x) - a(x)||^2;  dC/da = (a - y) / N.
+
+    The same function as MSE scaled by K/2; its gradient is the "output error" of Nielsen's
+    backpropagation equations.
+    """
+
+    name = "quadratic"
+
+    def value(self, output: Array, target: Array) -> float:
+        diff = output - self.prepare_target(output, target)
+        return float(0.5 * np.sum(diff * diff) / len(diff))
+
+    def gradient(self, output: Array, target: Array) -> Array:
+        diff = output - self.prepare_target(output, target)
+        diff /= len(diff)
+        return diff
+
+
+class SSE(Loss):
+    """Sum of squared errors: L = 1/2 sum (a - y)^2 over the whole batch;  dL/da = a - y.
+
+    The cost of seed 003's four-row example. It grows with the batch size, so its learning
+    rates are not comparable with those of the mean losses.
+    """
+
+    name = "sse"
+
+    def value(self, output: Array, target: Array) -> float:
+        diff = output - self.prepare_target(output, target)
+        return float(0.5 * np.sum(diff * diff))
+
+    def gradient(self, output: Array, target: Array) -> Array:
+        return output - self.prepare_target(output, target)
+
+
+class BinaryCrossEntropy(Loss):
+    """Cross-entropy of sigmoid probabilities a in (0, 1) against targets y in [0, 1]:
+
+    L = -1/N sum [y ln a + (1 - y) ln(1 - a)]  (summed over output units, averaged over samples)
+    dL/da = (a - y) / (a (1 - a)) / N
+
+    ``a`` is clipped to [eps, 1 - eps] so that ln never sees 0 (the epsilon guard). When the
+    network's last layer is a sigmoid, ``BinaryCrossEntropyWithLogits`` on the pre-activation is
+    more accurate and cheaper.
+    """
+
+    name = "binary_cross_entropy"
+    classification = True
+
+    def __init__(self, eps: float = 1e-7) -> None:
+        self.eps = float(eps)
+
+    def prepare_target(self, output: Array, target: Array) -> Array:
+        return check_targets(target, output, self.name, allow_labels=False, binary=True)
+
+    def value(self, output: Array, target: Array) -> float:
+        y = self.prepare_target(output, target)
+        a = np.clip(output, self.eps, 1.0 - self.eps)
+        return float(-np.sum(y * np.log(a) + (1.0 - y) * np.log1p(-a)) / len(a))
+
+    def gradient(self, output: Array, target: Array) -> Array:
+        y = self.prepare_target(output, target)
+        a = np.clip(output, self.eps, 1.0 - self.eps)
+        return (a - y) / (a * (1.0 - a)) / len(a)
+
+    def config(self) -> dict:
+        return {"eps": self.eps}
+
+
+class BinaryCrossEntropyWithLogits(Loss):
+    """Binary cross-entropy computed from the logit z (a = sigma(z)) without forming ln(a):
+
+    L = 1/N sum [max(z, 0) - z y + ln(1 + e^-|z|)]
+    dL/dz = (sigma(z) - y) / N   (the sigma'(z) factor cancels: no learning slowdown, seed 002)
+    """
+
+    name = "binary_cross_entropy_with_logits"
+    output_activation = Sigmoid()
+    classification = True
+
+    def prepare_target(self, output: Array, target: Array) -> Array:
+        return check_targets(target, output, self.name, allow_labels=False, binary=True)
+
+    def value(self, output: Array, target: Array) -> float:
+        y = self.prepare_target(output, target)
+        z = output
+        per_entry = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+        return float(np.sum(per_entry) / len(z))
+
+    def gradient(self, output: Array, target: Array) -> Array:
+        y = self.prepare_target(output, target)
+        grad = _stable_sigmoid(output)
+        grad -= y
+        grad /= len(grad)
+        return grad
+
+
+class CategoricalCrossEntropy(Loss):
+    """Cross-entropy of probability rows a (e.g. a softmax output) against one-hot targets:
+
+    L = -1/N sum_i sum_k y_ik ln a_ik;   dL/da = -y / a / N
+
+    ``a`` is clipped below at eps. For a softmax output layer prefer the fused
+    ``SoftmaxCrossEntropy``, which takes logits and has the simple gradient (a - y) / N.
+    """
+
+    name = "categorical_cross_entropy"
+    classification = True
+
+    def __init__(self, eps: float = 1e-12) -> None:
+        self.eps = float(eps)
+
+    def value(self, output: Array, target: Array) -> float:
+        y = self.prepare_target(output, target)
+        return float(-np.sum(y * np.log(np.maximum(output, self.eps))) / len(output))
+
+    def gradient(self, output: Array, target: Array) -> Array:
+        y = self.prepare_target(output, target)
+        return -y / np.maximum(output, self.eps) / len(output)
+
+    def config(self) -> dict:
+        return {"eps": self.eps}
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax followed by cross-entropy, fused, from the logits z:
+
+    ln softmax(z)_k = z_k - logsumexp(z),  logsumexp(z) = m + ln sum_j e^(z_j - m),  m = max_j z_j
+    L = -1/N sum_i sum_k y_ik ln softmax(z_i)_k
+    dL/dz = (softmax(z) - y) / N
+
+    Fusing avoids both overflow (the max is subtracted) and ln(0) (no probability is ever
+    logged), and its gradient has no softmax Jacobian in it.
+    """
+
+    name = "softmax_cross_entropy"
+    output_activation = Softmax()
+    classification = True
+
+    def _log_softmax(self, z: Array) -> Array:
+        shifted = z - z.max(axis=1, keepdims=True)
+        shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return shifted
+
+    def _labels_or_onehot(self, output: Array, target: Array) -> Array:
+        return check_targets(target, output, self.name, allow_labels=True, one_hot=False)
+
+    def value(self, output: Array, target: Array) -> float:
+        return self.value_and_gradient(output, target, need_gradient=False)[0]
+
+    def gradient(self, output: Array, target: Array) -> Array:
+        return self.value_and_gradient(output, target)[1]
+
+    def value_and_gradient(
+        self, output: Array, target: Array, need_gradient: bool = True
+    ) -> tuple[float, Array]:
+        y = self._labels_or_onehot(output, target)
+        n = len(output)
+        log_p = self._log_softmax(output)
+        if y.ndim == 1:  # integer labels: pick one entry per row instead of a one-hot product
+            rows = np.arange(n)
+            value = float(-log_p[rows, y].sum() / n)
+        else:
+            value = float(-np.sum(y * log_p) / n)
+        if not need_gradient:
+            return value, log_p
+        grad = np.exp(log_p, out=log_p)  # softmax(z), reusing the buffer
+        if y.ndim == 1:
+            grad[rows, y] -= 1.0
+        else:
+            grad -= y
+        grad /= n
+        return value, grad
+
+
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls
+    for cls in (
+        MSE,
+        QuadraticCost,
+        SSE,
+        BinaryCrossEntropy,
+        BinaryCrossEntropyWithLogits,
+        CategoricalCrossEntropy,
+        SoftmaxCrossEntropy,
+    )
+}
+_ALIASES = {
+    "mean_squared_error": "mse",
+    "sum_squared_error": "sse",
+    "bce": "binary_cross_entropy",
+    "bce_with_logits": "binary_cross_entropy_with_logits",
+    "cross_entropy": "softmax_cross_entropy",
+    "categorical_crossentropy": "categorical_cross_entropy",
+    "softmax_crossentropy": "softmax_cross_entropy",
+}
+
+
+def get_loss(spec: str | Loss) -> Loss:
+    """Turn a name (``"softmax-cross-entropy"``, ``"mse"``...) or an instance into a Loss."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, Loss):
+        return spec()
+    if isinstance(spec, str):
+        key = spec.strip().lower().replace("-", "_").replace(" ", "_")
+        key = _ALIASES.get(key, key)
+        if key in LOSSES:
+            return LOSSES[key]()
+        raise ValueError(f"unknown loss {spec!r}; expected one of {sorted(LOSSES)}")
+    raise TypeError(f"loss must be a name or a Loss instance, got {type(spec).__name__}")

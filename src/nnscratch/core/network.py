@@ -1,0 +1,407 @@
+"""The feed-forward network: a stack of layers run forward, then backward (seed 001).
+
+Forward pass:  A_0 = X,  A_l = layer_l(A_{l-1}),  output = A_L.
+Backward pass: G_L = dL/dA_L from the loss, then G_{l-1} = layer_l.backward(G_l), which also
+fills every parameter's gradient on the way (the chain rule, one layer at a time).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .activations import Activation
+from .initializers import SeedLike, as_generator
+from .layers import (
+    ActivationLayer,
+    BatchNorm,
+    Dense,
+    Dropout,
+    Layer,
+    Parameter,
+    layer_config,
+    layer_from_config,
+)
+from .validation import check_input
+
+Array = np.ndarray
+
+
+class Sequential:
+    """A network of any depth: layers applied one after the other.
+
+    >>> net = Sequential([Dense(30, "sigmoid"), Dense(10)], input_dim=784, seed=0)
+    >>> net.predict(np.zeros((2, 784), dtype=np.float32)).shape
+    (2, 10)
+
+    The dtype of the parameters (float32 by default; ``dtype=np.float64`` on request) decides the
+    dtype of the whole computation: inputs are cast to it.
+
+    After ``build``, all parameters live in one contiguous array (``flat_parameter``) and every
+    layer's W and b are views into it; the same holds for the gradients. An optimizer may update
+    the parameters one by one (``parameters()``) or all at once through the flat view, with the
+    same result: the flat form just costs fewer NumPy calls per step.
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[Layer],
+        input_dim: int | None = None,
+        *,
+        seed: SeedLike = None,
+        dtype: np.dtype | type = np.float32,
+    ) -> None:
+        self.layers: list[Layer] = list(layers)
+        if not self.layers:
+            raise ValueError("a Sequential network needs at least one layer")
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} is a {type(layer).__name__}, not an nnscratch Layer")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.seed = seed
+        self.flat_parameter: Parameter | None = None
+        if input_dim is None:
+            input_dim = getattr(self.layers[0], "requested_input_dim", None)
+        if all(layer.built for layer in self.layers):
+            self._finish_build()
+        elif input_dim is not None:
+            self.build(input_dim)
+
+    # -- building ----------------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        return self.flat_parameter is not None
+
+    def build(self, input_dim: int, seed: SeedLike = None) -> Sequential:
+        """Create every layer's parameters for inputs of width ``input_dim``."""
+        if (
+            isinstance(input_dim, bool)
+            or not isinstance(input_dim, (int, np.integer))
+            or input_dim < 1
+        ):
+            raise ValueError(f"input_dim must be a positive integer, got {input_dim!r}")
+        rng = as_generator(self.seed if seed is None else seed)
+        width = int(input_dim)
+        for layer in self.layers:
+            layer.build(width, rng, self.dtype)
+            width = layer.output_dim
+        self._finish_build()
+        return self
+
+    def _finish_build(self) -> None:
+        width = self.layers[0].input_dim
+        self.dtype = self.layers[0].dtype
+        for i, layer in enumerate(self.layers):
+            if layer.input_dim != width:
+                raise ValueError(
+                    f"layer {i} ({layer.describe()}) takes {layer.input_dim} inputs but the "
+                    f"previous layer produces {width}"
+                )
+            if layer.dtype != self.dtype:
+                raise ValueError(
+                    f"layer {i} ({layer.describe()}) computes in {layer.dtype} but layer 0 in "
+                    f"{self.dtype}; give every layer the same dtype"
+                )
+            width = layer.output_dim
+        self._pack_parameters()
+
+    def _pack_parameters(self) -> None:
+        """Move every parameter (and gradient) into one contiguous array, keeping views."""
+        params = self.parameters()
+        total = sum(p.value.size for p in params)
+        flat_value = np.empty(total, dtype=self.dtype)
+        flat_grad = np.zeros(total, dtype=self.dtype)
+        offset = 0
+        for p in params:
+            size = p.value.size
+            view = flat_value[offset : offset + size].reshape(p.value.shape)
+            view[...] = p.value
+            p.value = view
+            p.grad = flat_grad[offset : offset + size].reshape(p.value.shape)
+            offset += size
+        self.flat_parameter = Parameter("all", flat_value, flat_grad, "mixed")
+
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            raise RuntimeError(
+                f"cannot {what}: the network is not built yet; pass input_dim= when creating it "
+                "or call build(input_dim)"
+            )
+
+    # -- parameters --------------------------------------------------------------------------
+    def parameters(self) -> list[Parameter]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        """("<layer index>.<name>", parameter) pairs, e.g. ("0.W", ...)."""
+        return [
+            (f"{i}.{p.name}", p) for i, layer in enumerate(self.layers) for p in layer.parameters()
+        ]
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.value.size for p in self.parameters())
+
+    @property
+    def input_dim(self) -> int | None:
+        return self.layers[0].input_dim
+
+    @property
+    def output_dim(self) -> int | None:
+        return self.layers[-1].output_dim
+
+    def get_weights(self) -> dict[str, Array]:
+        """Copies of every parameter and state array, keyed "<layer>.<name>"."""
+        weights = {name: p.value.copy() for name, p in self.named_parameters()}
+        for i, layer in enumerate(self.layers):
+            for key, value in layer.state().items():
+                weights[f"{i}.{key}"] = value.copy()
+        return weights
+
+    def set_weights(self, weights: dict[str, Array]) -> None:
+        """Copy arrays (as from ``get_weights``) into the network, checking names and shapes."""
+        self._require_built("set weights")
+        expected = {name: p.value for name, p in self.named_parameters()}
+        for i, layer in enumerate(self.layers):
+            for key, value in layer.state().items():
+                expected[f"{i}.{key}"] = value
+        missing = sorted(set(expected) - set(weights))
+        extra = sorted(set(weights) - set(expected))
+        if missing or extra:
+            raise ValueError(
+                f"weights do not match the network: missing {missing}, unexpected {extra}"
+            )
+        for name, target in expected.items():
+            value = np.asarray(weights[name])
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"weight {name!r} has shape {value.shape}, expected {target.shape}"
+                )
+            if not np.isfinite(value).all():
+                raise ValueError(f"weight {name!r} contains NaN or infinite values")
+            np.copyto(target, value, casting="unsafe")
+
+    # -- computation -------------------------------------------------------------------------
+    def forward(self, x: Array, training: bool = False) -> Array:
+        """The network's raw output for a batch (validated, returned as a new array)."""
+        self._require_built("run forward")
+        x = check_input(
+            x, self.input_dim, f"{self.describe_layer(0)} (the network input)", self.dtype
+        )
+        return self._forward(x, training).copy()
+
+    def _forward(self, x: Array, training: bool = False) -> Array:
+        """Forward pass without checks; the result is a buffer reused by the next call."""
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
+        """Backpropagate dL/d(output); fills every parameter's ``grad``; returns dL/dX.
+
+        ``need_input_grad=False`` skips the first layer's dL/dX product, which training never
+        uses: for MNIST's first layer it is the largest matrix multiply of the backward pass.
+        """
+        grad = grad_output
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            grad = self.layers[i].backward(grad, need_input_grad or i > 0)
+        return grad
+
+    def predict(self, x: Array, batch_size: int | None = 10_000) -> Array:
+        """Raw outputs for any number of samples, computed ``batch_size`` rows at a time."""
+        self._require_built("predict")
+        x = check_input(x, self.input_dim, f"{self.describe_layer(0)} (the network input)")
+        n = len(x)
+        if batch_size is None or batch_size >= n:
+            return self._forward(x.astype(self.dtype, copy=False), False).copy()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        out = np.empty((n, self.output_dim), dtype=self.dtype)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            out[start:stop] = self._forward(x[start:stop].astype(self.dtype, copy=False), False)
+        return out
+
+    __call__ = predict
+
+    # -- description -------------------------------------------------------------------------
+    def describe_layer(self, index: int) -> str:
+        return f"layer {index} ({self.layers[index].describe()})"
+
+    def summary(self, print_fn=print) -> str:
+        """A table of layers, output shapes and parameter counts (printed and returned)."""
+        rows = [("#", "layer", "output shape", "parameters")]
+        for i, layer in enumerate(self.layers):
+            count = sum(p.value.size for p in layer.parameters())
+            shape = f"(N, {layer.output_dim})" if layer.output_dim is not None else "?"
+            rows.append((str(i), layer.describe(), shape, f"{count:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        line = "-" * (sum(widths) + 6)
+        fmt = lambda r: "  ".join(  # noqa: E731
+            r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c]) for c in range(4)
+        )
+        body = [fmt(rows[0]), line, *(fmt(r) for r in rows[1:]), line]
+        body.append(
+            f"input: {self.input_dim} features   parameters: {self.n_parameters:,}   "
+            f"dtype: {self.dtype.name}"
+        )
+        text = "\n".join(body)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def __repr__(self) -> str:
+        inner = ", ".join(layer.describe() for layer in self.layers)
+        return f"{type(self).__name__}([{inner}], input_dim={self.input_dim})"
+
+    # -- copies and conversions --------------------------------------------------------------
+    def architecture(self) -> dict:
+        """A JSON-ready description from which ``from_architecture`` rebuilds the network."""
+        return {
+            "input_dim": self.input_dim,
+            "dtype": self.dtype.name,
+            "layers": [layer_config(layer) for layer in self.layers],
+        }
+
+    @classmethod
+    def from_architecture(
+        cls, architecture: dict, weights: dict[str, Array] | None = None
+    ) -> Sequential:
+        layers = [layer_from_config(c) for c in architecture["layers"]]
+        net = Sequential(
+            layers, architecture["input_dim"], seed=0, dtype=architecture.get("dtype", "float32")
+        )
+        if weights is not None:
+            net.set_weights(weights)
+        return net
+
+    def astype(self, dtype) -> Sequential:
+        """A copy of the network computing in ``dtype`` (e.g. float64 for gradient checks).
+
+        The layers are deep-copied, so user-defined activations and layers survive.
+        """
+        self._require_built("convert")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        net = copy.deepcopy(self)
+        net.dtype = dtype
+        for layer in net.layers:
+            layer.dtype = dtype
+            layer._buffers = {}
+            for p in layer.parameters():
+                p.value = p.value.astype(dtype)
+                p.grad = p.grad.astype(dtype)
+            for key, value in layer.state().items():
+                setattr(layer, key, value.astype(dtype))
+        net._pack_parameters()
+        return net
+
+    def copy(self) -> Sequential:
+        return self.astype(self.dtype)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        weights: Sequence[Array],
+        biases: Sequence[Array],
+        activations: str | Activation | Sequence[str | Activation | None] = "sigmoid",
+        output_activation: str | Activation | None = None,
+        dtype=None,
+    ) -> Sequential:
+        """A network from existing weight matrices W_k (n_in x n_out) and bias vectors b_k.
+
+        ``activations`` is one name for every hidden layer or one entry per layer;
+        ``output_activation`` (default identity) applies to the last layer when a single hidden
+        activation name is given.
+        """
+        if len(weights) != len(biases) or not weights:
+            raise ValueError(
+                f"need one bias per weight matrix, got {len(weights)} weight matrices and "
+                f"{len(biases)} biases"
+            )
+        if isinstance(activations, (str, Activation)) or activations is None:
+            acts = [activations] * (len(weights) - 1) + [output_activation]
+        else:
+            acts = list(activations)
+            if len(acts) != len(weights):
+                raise ValueError(f"got {len(acts)} activations for {len(weights)} layers")
+        if dtype is None:
+            first = np.asarray(weights[0])
+            dtype = first.dtype if first.dtype in (np.float32, np.float64) else np.float32
+        layers = [
+            Dense.from_arrays(w, b, a, dtype=dtype)
+            for w, b, a in zip(weights, biases, acts, strict=True)
+        ]
+        return cls(layers, dtype=dtype)
+
+    @classmethod
+    def from_npz(
+        cls,
+        path: str | os.PathLike,
+        activations: str | Activation | Sequence[str | Activation | None] = "sigmoid",
+        output_activation: str | Activation | None = None,
+        dtype=None,
+    ) -> Sequential:
+        """A network from an ``.npz`` holding W1, b1, W2, b2, ... (e.g. Saito's sample weights)."""
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {k: archive[k] for k in archive.files}
+        except FileNotFoundError:
+            raise FileNotFoundError(f"weights file not found: {path}") from None
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path} is not a readable .npz archive: {exc}") from None
+        count = 0
+        while f"W{count + 1}" in arrays:
+            count += 1
+        if count == 0 or any(f"b{k}" not in arrays for k in range(1, count + 1)):
+            raise ValueError(f"{path} must hold arrays W1, b1, W2, b2, ...; found {sorted(arrays)}")
+        ws = [arrays[f"W{k}"] for k in range(1, count + 1)]
+        bs = [arrays[f"b{k}"] for k in range(1, count + 1)]
+        return cls.from_arrays(ws, bs, activations, output_activation, dtype)
+
+
+def mlp(
+    sizes: Sequence[int],
+    activation: str | Activation = "relu",
+    output_activation: str | Activation | None = None,
+    *,
+    weight_init=None,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    seed: SeedLike = None,
+    dtype=np.float32,
+) -> Sequential:
+    """A multi-layer perceptron from its layer sizes, e.g. ``mlp([784, 30, 10], "sigmoid")``.
+
+    ``sizes[0]`` is the input width, ``sizes[-1]`` the output width; every hidden layer uses
+    ``activation`` (optionally followed by batch norm and dropout), the last layer
+    ``output_activation`` (identity by default: logits for softmax + cross-entropy).
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2 or any(
+        isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes
+    ):
+        raise ValueError(
+            f"sizes must be at least two positive integers (input, ..., output), got {sizes}"
+        )
+    layers: list[Layer] = []
+    for width in sizes[1:-1]:
+        if batch_norm:  # normalise Z before the non-linearity, as Ioffe & Szegedy do
+            layers += [
+                Dense(width, weight_init=weight_init),
+                BatchNorm(),
+                ActivationLayer(activation),
+            ]
+        else:
+            layers.append(Dense(width, activation, weight_init=weight_init))
+        if dropout:
+            layers.append(Dropout(dropout))
+    layers.append(Dense(sizes[-1], output_activation, weight_init=weight_init))
+    return Sequential(layers, sizes[0], seed=seed, dtype=dtype)
