@@ -308,7 +308,9 @@ class Dropout(Layer):
             return x
         keep = 1.0 - self.rate
         mask = self._buffer("mask", x.shape)
-        self.rng.random(out=mask)  # U[0, 1) draws, then mask <- 1/p where draw < p, else 0
+        self.rng.random(
+            out=mask, dtype=mask.dtype
+        )  # U[0, 1) draws, then mask <- 1/p where draw < p, else 0
         np.less(mask, keep, out=mask)
         mask *= 1.0 / keep
         self._mask = mask

@@ -20,7 +20,12 @@ Array = np.ndarray
 
 
 class Loss:
-    """Base class. ``value`` gives the scalar cost, ``gradient`` gives dL/da."""
+    """Base class.
+
+    ``value``, ``gradient`` and ``value_and_gradient`` validate the targets and return the scalar
+    cost and/or dL/da. ``compute`` is the unchecked kernel behind them, for training loops that
+    validate the whole target set once with ``prepare_target`` and then call it per batch.
+    """
 
     name: str = "loss"
     #: The function that turns the network's raw output into predictions (probabilities for
@@ -29,28 +34,34 @@ class Loss:
     #: True when the targets are class labels (classification), False for regression.
     classification: bool = False
 
-    def value(self, output: Array, target: Array) -> float:
+    def prepare_target(self, output: Array, target: Array) -> Array:
+        """Validate ``target`` against ``output`` and return it in the form ``compute`` takes."""
+        return check_targets(target, output, self.name, allow_labels=True, one_hot=True)
+
+    def compute(
+        self, output: Array, target: Array, need_gradient: bool = True
+    ) -> tuple[float, Array | None]:
+        """(L, dL/da) for a prepared target; the gradient may reuse internal buffers."""
         raise NotImplementedError
+
+    def value(self, output: Array, target: Array) -> float:
+        return self.compute(output, self.prepare_target(output, target), need_gradient=False)[0]
 
     def gradient(self, output: Array, target: Array) -> Array:
-        raise NotImplementedError
+        return self.compute(output, self.prepare_target(output, target))[1]
 
     def value_and_gradient(self, output: Array, target: Array) -> tuple[float, Array]:
-        """Both at once; subclasses share intermediate results where they can."""
-        return self.value(output, target), self.gradient(output, target)
+        return self.compute(output, self.prepare_target(output, target))
 
     def __call__(self, output: Array, target: Array) -> float:
         return self.value(output, target)
-
-    def prepare_target(self, output: Array, target: Array) -> Array:
-        """Validate ``target`` against ``output`` and return it as an array of output's shape."""
-        return check_targets(target, output, self.name, allow_labels=True, one_hot=True)
 
     def config(self) -> dict:
         return {}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
 
 
 class MSE(Loss):
@@ -61,19 +72,11 @@ class MSE(Loss):
 
     name = "mse"
 
-    def value(self, output: Array, target: Array) -> float:
-        diff = output - self.prepare_target(output, target)
-        return float(np.mean(diff * diff))
-
-    def gradient(self, output: Array, target: Array) -> Array:
-        diff = output - self.prepare_target(output, target)
-        diff *= 2.0 / diff.size
-        return diff
-
-    def value_and_gradient(self, output: Array, target: Array) -> tuple[float, Array]:
-        diff = output - self.prepare_target(output, target)
-        value = float(np.mean(diff * diff))
-        diff *= 2.0 / diff.size
+    def compute(self, output, target, need_gradient=True):
+        diff = output - target
+        value = float(np.vdot(diff, diff)) / diff.size
+        if need_gradient:
+            diff *= 2.0 / diff.size
         return value, diff
 
 
@@ -86,14 +89,12 @@ class QuadraticCost(Loss):
 
     name = "quadratic"
 
-    def value(self, output: Array, target: Array) -> float:
-        diff = output - self.prepare_target(output, target)
-        return float(0.5 * np.sum(diff * diff) / len(diff))
-
-    def gradient(self, output: Array, target: Array) -> Array:
-        diff = output - self.prepare_target(output, target)
-        diff /= len(diff)
-        return diff
+    def compute(self, output, target, need_gradient=True):
+        diff = output - target
+        value = 0.5 * float(np.vdot(diff, diff)) / len(diff)
+        if need_gradient:
+            diff /= len(diff)
+        return value, diff
 
 
 class SSE(Loss):
@@ -105,12 +106,9 @@ class SSE(Loss):
 
     name = "sse"
 
-    def value(self, output: Array, target: Array) -> float:
-        diff = output - self.prepare_target(output, target)
-        return float(0.5 * np.sum(diff * diff))
-
-    def gradient(self, output: Array, target: Array) -> Array:
-        return output - self.prepare_target(output, target)
+    def compute(self, output, target, need_gradient=True):
+        diff = output - target
+        return 0.5 * float(np.vdot(diff, diff)), diff
 
 
 class BinaryCrossEntropy(Loss):
@@ -133,15 +131,13 @@ class BinaryCrossEntropy(Loss):
     def prepare_target(self, output: Array, target: Array) -> Array:
         return check_targets(target, output, self.name, allow_labels=False, binary=True)
 
-    def value(self, output: Array, target: Array) -> float:
-        y = self.prepare_target(output, target)
+    def compute(self, output, target, need_gradient=True):
         a = np.clip(output, self.eps, 1.0 - self.eps)
-        return float(-np.sum(y * np.log(a) + (1.0 - y) * np.log1p(-a)) / len(a))
-
-    def gradient(self, output: Array, target: Array) -> Array:
-        y = self.prepare_target(output, target)
-        a = np.clip(output, self.eps, 1.0 - self.eps)
-        return (a - y) / (a * (1.0 - a)) / len(a)
+        y = target
+        value = float(-np.sum(y * np.log(a) + (1.0 - y) * np.log1p(-a)) / len(a))
+        if not need_gradient:
+            return value, None
+        return value, (a - y) / (a * (1.0 - a)) / len(a)
 
     def config(self) -> dict:
         return {"eps": self.eps}
@@ -161,18 +157,16 @@ class BinaryCrossEntropyWithLogits(Loss):
     def prepare_target(self, output: Array, target: Array) -> Array:
         return check_targets(target, output, self.name, allow_labels=False, binary=True)
 
-    def value(self, output: Array, target: Array) -> float:
-        y = self.prepare_target(output, target)
+    def compute(self, output, target, need_gradient=True):
         z = output
-        per_entry = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-        return float(np.sum(per_entry) / len(z))
-
-    def gradient(self, output: Array, target: Array) -> Array:
-        y = self.prepare_target(output, target)
-        grad = _stable_sigmoid(output)
-        grad -= y
+        per_entry = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+        value = float(np.sum(per_entry) / len(z))
+        if not need_gradient:
+            return value, None
+        grad = _stable_sigmoid(z)
+        grad -= target
         grad /= len(grad)
-        return grad
+        return value, grad
 
 
 class CategoricalCrossEntropy(Loss):
@@ -190,13 +184,12 @@ class CategoricalCrossEntropy(Loss):
     def __init__(self, eps: float = 1e-12) -> None:
         self.eps = float(eps)
 
-    def value(self, output: Array, target: Array) -> float:
-        y = self.prepare_target(output, target)
-        return float(-np.sum(y * np.log(np.maximum(output, self.eps))) / len(output))
-
-    def gradient(self, output: Array, target: Array) -> Array:
-        y = self.prepare_target(output, target)
-        return -y / np.maximum(output, self.eps) / len(output)
+    def compute(self, output, target, need_gradient=True):
+        a = np.maximum(output, self.eps)
+        value = float(-np.sum(target * np.log(a)) / len(a))
+        if not need_gradient:
+            return value, None
+        return value, -target / a / len(a)
 
     def config(self) -> dict:
         return {"eps": self.eps}
@@ -210,47 +203,39 @@ class SoftmaxCrossEntropy(Loss):
     dL/dz = (softmax(z) - y) / N
 
     Fusing avoids both overflow (the max is subtracted) and ln(0) (no probability is ever
-    logged), and its gradient has no softmax Jacobian in it.
+    logged), and its gradient has no softmax Jacobian in it. Integer labels are used directly
+    (one entry per row is picked) instead of being expanded to one-hot rows.
     """
 
     name = "softmax_cross_entropy"
     output_activation = Softmax()
     classification = True
 
-    def _log_softmax(self, z: Array) -> Array:
-        shifted = z - z.max(axis=1, keepdims=True)
-        shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        return shifted
-
-    def _labels_or_onehot(self, output: Array, target: Array) -> Array:
+    def prepare_target(self, output: Array, target: Array) -> Array:
         return check_targets(target, output, self.name, allow_labels=True, one_hot=False)
 
-    def value(self, output: Array, target: Array) -> float:
-        return self.value_and_gradient(output, target, need_gradient=False)[0]
-
-    def gradient(self, output: Array, target: Array) -> Array:
-        return self.value_and_gradient(output, target)[1]
-
-    def value_and_gradient(
-        self, output: Array, target: Array, need_gradient: bool = True
-    ) -> tuple[float, Array]:
-        y = self._labels_or_onehot(output, target)
+    def compute(self, output, target, need_gradient=True):
         n = len(output)
-        log_p = self._log_softmax(output)
-        if y.ndim == 1:  # integer labels: pick one entry per row instead of a one-hot product
-            rows = np.arange(n)
-            value = float(-log_p[rows, y].sum() / n)
+        # e = exp(z - max z) and its row sums: the only transcendental pass over the logits.
+        shifted = output - output.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        row_sum = e.sum(axis=1, keepdims=True)
+        if target.ndim == 1:  # integer labels
+            picked = shifted[np.arange(n), target]
+            value = float(np.log(row_sum).sum() - picked.sum()) / n
         else:
-            value = float(-np.sum(y * log_p) / n)
+            # sum_k y_k (lse - z_k) = (sum_k y_k) lse - y . z, also for rows not summing to 1
+            lse = np.log(row_sum).ravel()
+            value = float(np.dot(target.sum(axis=1), lse) - np.vdot(target, shifted)) / n
         if not need_gradient:
-            return value, log_p
-        grad = np.exp(log_p, out=log_p)  # softmax(z), reusing the buffer
-        if y.ndim == 1:
-            grad[rows, y] -= 1.0
+            return value, None
+        e /= row_sum  # softmax(z)
+        if target.ndim == 1:
+            e[np.arange(n), target] -= 1.0
         else:
-            grad -= y
-        grad /= n
-        return value, grad
+            e -= target
+        e /= n
+        return value, e
 
 
 LOSSES: dict[str, type[Loss]] = {

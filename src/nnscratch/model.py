@@ -1,0 +1,438 @@
+"""``Model``: a network together with its loss and optimizer, trained by mini-batch gradient
+descent (seed 001's forward pass, backward pass, update; repeated over shuffled mini-batches).
+
+>>> import numpy as np, nnscratch as nn
+>>> model = nn.Model(nn.mlp([2, 8, 2], "tanh", seed=0), loss="softmax_cross_entropy",
+...                  optimizer=nn.Adam(0.05))
+>>> x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32); y = np.array([0, 1, 1, 0])
+>>> history = model.fit(x, y, epochs=200, batch_size=4, seed=0, verbose=0)
+>>> model.predict(x).tolist()
+[0, 1, 1, 0]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import __version__
+from .core.activations import Identity
+from .core.initializers import SeedLike, as_generator
+from .core.layers import Dropout, Layer
+from .core.losses import Loss, get_loss
+from .core.network import Sequential
+from .core.validation import check_input
+from .io.archive import ModelFileError, read_archive, write_archive
+from .training.callbacks import Callback, LearningRateScheduler
+from .training.errors import TrainingDivergedError
+from .training.history import History
+from .training.metrics import accuracy
+from .training.optimizers import Optimizer, get_optimizer, optimizer_from_config
+from .training.progress import Progress
+from .training.regularizers import L1, L2, apply_max_norm
+from .training.schedules import Schedule
+
+Array = np.ndarray
+
+
+class Model:
+    """A trainable network: ``Sequential`` + loss + optimizer + regularization + history.
+
+    Parameters
+    ----------
+    network:   a ``Sequential`` (or a list of layers, with ``input_dim``).
+    loss:      a name (``"softmax_cross_entropy"``, ``"mse"``, ...) or a ``Loss``.
+    optimizer: a name or an ``Optimizer`` (``Adam()`` by default).
+    l2, l1:    Nielsen's penalties lambda/(2n) sum w^2 and lambda/n sum |w|, n = training size.
+    max_norm:  cap on the norm of each unit's incoming weights, applied after every update.
+    clip_norm: rescale the whole gradient when its global L2 norm exceeds this value.
+    """
+
+    def __init__(
+        self,
+        network: Sequential | Sequence[Layer],
+        loss: str | Loss = "softmax_cross_entropy",
+        optimizer: str | Optimizer = "adam",
+        *,
+        input_dim: int | None = None,
+        l2: float = 0.0,
+        l1: float = 0.0,
+        max_norm: float | None = None,
+        clip_norm: float | None = None,
+        seed: SeedLike = None,
+        dtype=np.float32,
+    ) -> None:
+        if not isinstance(network, Sequential):
+            network = Sequential(network, input_dim, seed=seed, dtype=dtype)
+        self.network = network
+        self.loss = get_loss(loss)
+        self.optimizer = get_optimizer(optimizer)
+        self.regularizers = [r for r in (L2(l2), L1(l1)) if r.lam > 0]
+        for value, label in ((max_norm, "max_norm"), (clip_norm, "clip_norm")):
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{label} must be a finite number > 0 or None, got {value!r}")
+        self.max_norm, self.clip_norm = max_norm, clip_norm
+        self.history = History()
+        self.epoch = 0  # completed epochs over the model's life
+        self.stop_training = False
+        self._rng: np.random.Generator | None = None
+        #: A classifier predicts class labels and reports accuracy: any classification loss,
+        #: or a regression loss (MSE, as in seed 000) trained on integer class labels.
+        self.classifier = self.loss.classification
+        if (
+            self.loss.classification
+            and network.built
+            and network.output_dim == 1
+            and self.loss.name == "softmax_cross_entropy"
+        ):
+            raise ValueError(
+                "softmax_cross_entropy needs at least 2 output units; use "
+                "binary_cross_entropy_with_logits for a single output"
+            )
+
+    # -- conveniences ------------------------------------------------------------------------
+    @property
+    def metric_name(self) -> str | None:
+        return "accuracy" if self.classifier and self._n_outputs > 1 else None
+
+    @property
+    def _n_outputs(self) -> int:
+        return self.network.output_dim or 0
+
+    def summary(self, print_fn=print) -> str:
+        text = self.network.summary(print_fn=None)
+        text += f"\nloss: {self.loss.name}   optimizer: {self.optimizer!r}"
+        if self.regularizers:
+            text += "   regularization: " + ", ".join(map(repr, self.regularizers))
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def __repr__(self) -> str:
+        return f"Model({self.network!r}, loss={self.loss.name!r}, optimizer={self.optimizer!r})"
+
+    # -- training ----------------------------------------------------------------------------
+    def fit(
+        self,
+        x: Array,
+        y: Array,
+        *,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_data: tuple[Array, Array] | None = None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        seed: SeedLike = None,
+        callbacks: Sequence[Callback] = (),
+        schedule: Schedule | None = None,
+        verbose: int | str = "auto",
+    ) -> History:
+        """Train for ``epochs`` more epochs of mini-batch gradient descent; return the History.
+
+        Each epoch is one full pass over the training set in a fresh random order (every sample
+        exactly once, no sampling with replacement). ``seed`` starts the random stream that
+        orders the batches and draws dropout masks on the first call; later calls, and a model
+        resumed from a checkpoint, continue that stream, so an interrupted run that is resumed
+        ends bitwise-identical to an uninterrupted one.
+
+        Logged per epoch: ``loss`` (mean over the epoch's batches, plus the regularization
+        penalty), the metric (``accuracy`` for classifiers), ``val_loss`` / ``val_<metric>``
+        with validation data, ``lr`` and ``seconds`` (wall-clock time of the epoch).
+        """
+        net = self.network
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        if validation_data is not None and validation_split:
+            raise ValueError("give either validation_data or validation_split, not both")
+
+        x = np.asarray(x)
+        if not net.built:
+            if x.ndim != 2:
+                raise ValueError(f"x must be 2-D (n_samples, n_features), got shape {x.shape}")
+            net.build(x.shape[1])
+        x = check_input(x, net.input_dim, f"fit ({net.describe_layer(0)})", net.dtype)
+        y_all = np.asarray(y)
+        if y_all.ndim == 1 and y_all.dtype.kind in "iu" and self._n_outputs > 1:
+            self.classifier = True
+        if len(y_all) != len(x) if y_all.ndim else True:
+            raise ValueError(
+                f"x has {len(x)} samples but y has {len(y_all) if y_all.ndim else 0}: they must match"
+            )
+        if validation_split:
+            n_val = int(round(len(x) * validation_split))
+            if n_val < 1 or n_val >= len(x):
+                raise ValueError(
+                    f"validation_split={validation_split} leaves {n_val} validation samples out of {len(x)}"
+                )
+            validation_data = (x[-n_val:], y_all[-n_val:])
+            x, y_all = x[:-n_val], y_all[:-n_val]
+        y_train = self._prepare_targets(x, y_all, "y")
+        labels = self._labels(y_train)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (x_val, y_val)")
+            x_val = check_input(
+                validation_data[0], net.input_dim, "validation_data", net.dtype, name="x_val"
+            )
+            y_val = np.asarray(validation_data[1])
+            self._prepare_targets(x_val, y_val, "y_val")  # validate now, not after an epoch
+
+        if self._rng is None:
+            self._rng = as_generator(seed)
+            for i, layer in enumerate(net.layers):  # dropout masks follow the same seed
+                if isinstance(layer, Dropout) and layer.seed is None:
+                    layer.rng = np.random.default_rng(self._rng.integers(1 << 63) + i)
+        callbacks = list(callbacks)
+        if schedule is not None:
+            callbacks.insert(0, LearningRateScheduler(schedule))
+        progress = Progress(verbose)
+        n = len(x)
+        params = [net.flat_parameter]  # the optimizer sees one flat array: fewer NumPy calls
+        layer_params = net.parameters()
+        snapshot = np.empty_like(net.flat_parameter.value)
+        x_buffer = np.empty((min(batch_size, n), x.shape[1]), dtype=net.dtype)
+        metric_name = self.metric_name
+        first_epoch = self.epoch + 1
+        last_epoch = self.epoch + epochs
+        last_finite_loss = math.nan
+
+        self.stop_training = False
+        for cb in callbacks:
+            cb.on_train_begin(self)
+        try:
+            # Overflow is detected and reported by the divergence guard below, so NumPy's own
+            # warnings about it would only be noise.
+            with np.errstate(over="ignore", invalid="ignore"):
+                for epoch in range(first_epoch, last_epoch + 1):
+                    for cb in callbacks:
+                        cb.on_epoch_begin(self, epoch)
+                    started = time.perf_counter()
+                    order = self._rng.permutation(n) if shuffle else np.arange(n)
+                    progress.start_epoch(epoch, last_epoch, n)
+                    loss_sum, correct = 0.0, 0
+                    for batch_index, start in enumerate(range(0, n, batch_size)):
+                        idx = order[start : start + batch_size]
+                        m = len(idx)
+                        # gather the batch into a reused buffer: no copy of the dataset per epoch
+                        xb = np.take(x, idx, axis=0, out=x_buffer[:m])
+                        output = net._forward(xb, training=True)
+                        if labels is not None:
+                            correct += int(np.count_nonzero(output.argmax(axis=1) == labels[idx]))
+                        value, grad = self.loss.compute(output, y_train[idx])
+                        if not math.isfinite(value):
+                            self._diverged(
+                                epoch, batch_index + 1, value, last_finite_loss, snapshot
+                            )
+                        last_finite_loss = value
+                        loss_sum += value * m
+                        np.copyto(snapshot, net.flat_parameter.value)
+                        net.backward(grad, need_input_grad=False)
+                        for reg in self.regularizers:
+                            reg.add_gradient(layer_params, n)
+                        if self.clip_norm is not None:
+                            self._clip_gradient()
+                        self.optimizer.step(params)
+                        if self.max_norm is not None:
+                            apply_max_norm(layer_params, self.max_norm)
+                        progress.update(
+                            m,
+                            loss_sum / (start + m),
+                            metric_name,
+                            correct / (start + m) if labels is not None else None,
+                        )
+                    if not np.isfinite(net.flat_parameter.value).all():
+                        self._diverged(epoch, batch_index + 1, math.nan, last_finite_loss, snapshot)
+                    logs = {"loss": loss_sum / n + self._penalty(n)}
+                    if metric_name:
+                        logs[metric_name] = correct / n
+                    if validation_data is not None:
+                        for key, value in self.evaluate(x_val, y_val).items():
+                            logs[f"val_{key}"] = value
+                    logs["lr"] = self.optimizer.learning_rate
+                    logs["seconds"] = time.perf_counter() - started
+                    self.epoch = epoch
+                    self.history.append(epoch, logs)
+                    progress.end_epoch(epoch, last_epoch, logs)
+                    for cb in callbacks:
+                        cb.on_epoch_end(self, epoch, logs)
+                    if self.stop_training:
+                        break
+        finally:
+            progress.close()
+        for cb in callbacks:
+            cb.on_train_end(self)
+        return self.history
+
+    def _prepare_targets(self, x: Array, y: Array, name: str) -> Array:
+        shape_stub = np.broadcast_to(
+            np.zeros((), dtype=self.network.dtype), (len(x), self._n_outputs)
+        )
+        try:
+            return self.loss.prepare_target(shape_stub, y)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+
+    def _labels(self, prepared: Array) -> Array | None:
+        if self.metric_name is None:
+            return None
+        return prepared if prepared.ndim == 1 else prepared.argmax(axis=1)
+
+    def _penalty(self, n: int) -> float:
+        return sum(r.penalty(self.network.parameters(), n) for r in self.regularizers)
+
+    def _clip_gradient(self) -> None:
+        g = self.network.flat_parameter.grad
+        norm = math.sqrt(float(np.dot(g, g)))
+        if norm > self.clip_norm:
+            g *= self.clip_norm / norm
+
+    def _diverged(self, epoch: int, batch: int, value: float, last: float, snapshot: Array) -> None:
+        np.copyto(self.network.flat_parameter.value, snapshot)
+        lr = self.optimizer.learning_rate
+        hint = (
+            "the quadratic cost with a linear output can explode: use softmax_cross_entropy for "
+            "classification, or lower the learning rate"
+            if self.loss.name in ("mse", "sse", "quadratic")
+            else "lower the learning rate or add gradient clipping (clip_norm)"
+        )
+        raise TrainingDivergedError(
+            f"training diverged at epoch {epoch}, batch {batch}: the loss became {value} "
+            f"(last finite loss {last:.6g}, learning rate {lr:g}); {hint}. The model was left "
+            "at its last finite state."
+        )
+
+    # -- inference ---------------------------------------------------------------------------
+    def predict_raw(self, x: Array, batch_size: int = 10_000) -> Array:
+        """The network's raw output (logits for losses computed from logits)."""
+        return self.network.predict(x, batch_size)
+
+    def predict_proba(self, x: Array, batch_size: int = 10_000) -> Array:
+        """Class probabilities (softmax or sigmoid of the logits, as the loss defines them)."""
+        if not self.loss.classification:
+            raise ValueError(
+                f"predict_proba needs a classification loss, this model uses {self.loss.name}"
+            )
+        raw = self.predict_raw(x, batch_size)
+        act = self.loss.output_activation
+        return raw if isinstance(act, Identity) else act.forward(raw, out=raw)
+
+    def predict(self, x: Array, batch_size: int = 10_000) -> Array:
+        """Class labels for classifiers (argmax, or threshold 0.5 for one output); the raw
+        output for regression."""
+        if not self.classifier:
+            return self.predict_raw(x, batch_size)
+        proba = (
+            self.predict_proba(x, batch_size)
+            if self.loss.classification
+            else self.predict_raw(x, batch_size)
+        )
+        if proba.shape[1] == 1:
+            return (proba[:, 0] > 0.5).astype(np.int64)
+        return proba.argmax(axis=1)
+
+    def evaluate(self, x: Array, y: Array, batch_size: int = 10_000) -> dict[str, float]:
+        """Loss (without the regularization penalty, which depends on the training set's size)
+        and metric on a dataset."""
+        raw = self.predict_raw(x, batch_size)
+        target = self._prepare_targets(raw, y, "y")
+        value, _ = self.loss.compute(raw, target, need_gradient=False)
+        result = {"loss": value}
+        if self.metric_name:
+            result[self.metric_name] = accuracy(self._labels(target), raw)
+        return result
+
+    # -- saving ------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> str:
+        """Write the model to one ``.npz`` file: architecture, weights, optimizer state,
+        history, random state, library version. Atomic and checksummed (see ``nnscratch.io``)."""
+        net = self.network
+        if not net.built:
+            raise RuntimeError("cannot save a model whose network is not built yet")
+        opt_state = self.optimizer.state_dict()
+        metadata = {
+            "library_version": __version__,
+            "architecture": net.architecture(),
+            "loss": {"name": self.loss.name, "config": self.loss.config()},
+            "optimizer": {
+                "name": self.optimizer.name,
+                "config": opt_state["config"],
+                "iterations": opt_state["iterations"],
+            },
+            "regularization": {
+                "l2": next((r.lam for r in self.regularizers if r.name == "l2"), 0.0),
+                "l1": next((r.lam for r in self.regularizers if r.name == "l1"), 0.0),
+                "max_norm": self.max_norm,
+                "clip_norm": self.clip_norm,
+            },
+            "epoch": self.epoch,
+            "classifier": self.classifier,
+            "history": self.history.to_dict(),
+            "rng_state": None if self._rng is None else self._rng.bit_generator.state,
+            "dropout_rng_states": {
+                str(i): layer.rng.bit_generator.state
+                for i, layer in enumerate(net.layers)
+                if isinstance(layer, Dropout) and layer.rng is not None
+            },
+        }
+        arrays = {f"weights/{k}": v for k, v in net.get_weights().items()}
+        arrays.update({f"optimizer/{k}": v for k, v in opt_state["arrays"].items()})
+        write_archive(path, metadata, arrays)
+        return str(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Model:
+        """Read a model written by ``save``; training can continue exactly where it stopped."""
+        metadata, arrays = read_archive(path)
+        try:
+            weights = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("weights/")}
+            net = Sequential.from_architecture(metadata["architecture"], weights)
+            opt_meta = metadata["optimizer"]
+            optimizer = optimizer_from_config(opt_meta["name"], opt_meta["config"])
+            optimizer.load_state_dict(
+                {
+                    "iterations": opt_meta["iterations"],
+                    "arrays": {
+                        k.split("/", 1)[1]: v
+                        for k, v in arrays.items()
+                        if k.startswith("optimizer/")
+                    },
+                }
+            )
+            loss_meta = metadata["loss"]
+            reg = metadata.get("regularization", {})
+            model = cls(
+                net,
+                loss=get_loss(loss_meta["name"]).__class__(**loss_meta["config"]),
+                optimizer=optimizer,
+                l2=reg.get("l2", 0.0),
+                l1=reg.get("l1", 0.0),
+                max_norm=reg.get("max_norm"),
+                clip_norm=reg.get("clip_norm"),
+            )
+            model.epoch = int(metadata["epoch"])
+            model.classifier = bool(metadata.get("classifier", model.loss.classification))
+            model.history = History.from_dict(metadata["history"])
+            if metadata.get("rng_state") is not None:
+                model._rng = np.random.default_rng()
+                model._rng.bit_generator.state = metadata["rng_state"]
+            for index, state in metadata.get("dropout_rng_states", {}).items():
+                layer = net.layers[int(index)]
+                layer.rng = np.random.default_rng()
+                layer.rng.bit_generator.state = state
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ModelFileError(f"{path}: the model description is invalid ({exc})") from None
+        return model

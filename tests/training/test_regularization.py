@@ -1,0 +1,218 @@
+"""Seed 002's techniques (Nielsen ch. 3), each with a test that shows its effect."""
+
+import numpy as np
+import pytest
+
+import nnscratch as nn
+from nnscratch.data.toy import five_clusters, spirals
+
+X, Y = five_clusters(300, seed=0)
+
+
+def weight_norm(model):
+    return sum(float(np.sum(p.value**2)) for p in model.network.parameters() if p.kind == "weight")
+
+
+def train(epochs=30, **kwargs):
+    model = nn.Model(nn.mlp([2, 64, 64, 5], "relu", seed=0), optimizer=nn.SGD(0.1), **kwargs)
+    model.fit(X, Y, epochs=epochs, batch_size=10, seed=0, verbose=0)
+    return model
+
+
+def test_l2_shrinks_weights_relative_to_no_l2():
+    plain, l2 = train(), train(l2=5.0)
+    assert weight_norm(l2) < 0.7 * weight_norm(plain)
+    # the logged loss includes Nielsen's penalty lambda/(2n) sum w^2
+    penalty = 5.0 / (2 * len(X)) * weight_norm(l2)
+    assert l2.history["loss"][-1] > penalty > 0
+
+
+def test_l1_drives_many_weights_to_near_zero():
+    plain, l1 = train(), train(l1=3.0)
+
+    def tiny_share(m):
+        w = np.concatenate([p.value.ravel() for p in m.network.parameters() if p.kind == "weight"])
+        return np.mean(np.abs(w) < 1e-2)
+
+    assert tiny_share(l1) > 2 * tiny_share(plain)
+
+
+def test_l2_gradient_is_lambda_over_n_times_w():
+    net = nn.mlp([2, 3, 2], seed=0, dtype=np.float64)
+    params = net.parameters()
+    for p in params:
+        p.grad[...] = 0.0
+    nn.L2(4.0).add_gradient(params, n=8)
+    np.testing.assert_allclose(params[0].grad, 0.5 * params[0].value)
+    assert not params[1].grad.any()  # biases are not penalised
+
+
+def test_dropout_is_inactive_at_inference_and_unbiased_in_training():
+    layers = [nn.Dense(50, "relu"), nn.Dropout(0.5), nn.Dense(5)]
+    net = nn.Sequential(layers, 2, seed=0)
+    without = nn.Sequential([nn.Dense(50, "relu"), nn.Dense(5)], 2, seed=0)
+    without.set_weights(
+        {
+            "0.W": net.layers[0].W.value,
+            "0.b": net.layers[0].b.value,
+            "1.W": net.layers[2].W.value,
+            "1.b": net.layers[2].b.value,
+        }
+    )
+    np.testing.assert_array_equal(net.predict(X), without.predict(X))
+    drop = nn.Dropout(0.3, seed=1)
+    drop.build(1000, np.random.default_rng(0))
+    ones = np.ones((200, 1000), dtype=np.float32)
+    out = drop.forward(ones, training=True)
+    assert abs(np.mean(out == 0) - 0.3) < 0.01
+    assert out.mean() == pytest.approx(1.0, abs=0.01)  # inverted dropout keeps the expectation
+    np.testing.assert_array_equal(drop.backward(ones), out)  # same mask in the backward pass
+    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\)"):
+        nn.Dropout(1.0)
+
+
+def test_dropout_reduces_overfitting_gap():
+    x, y = spirals(200, arms=3, noise=0.3, seed=0)
+    x_val, y_val = spirals(1000, arms=3, noise=0.3, seed=1)
+
+    def gap(rate):
+        layers = [
+            nn.Dense(256, "relu"),
+            nn.Dropout(rate),
+            nn.Dense(256, "relu"),
+            nn.Dropout(rate),
+            nn.Dense(3),
+        ]
+        model = nn.Model(nn.Sequential(layers, 2, seed=0), optimizer=nn.Adam(0.01))
+        model.fit(x, y, epochs=150, batch_size=32, seed=0, verbose=0)
+        return model.evaluate(x, y)["accuracy"] - model.evaluate(x_val, y_val)["accuracy"]
+
+    assert gap(0.5) < gap(0.0)
+
+
+def test_early_stopping_restores_the_best_epoch():
+    x, y = spirals(120, arms=3, noise=0.6, seed=0)
+    x_val, y_val = spirals(600, arms=3, noise=0.6, seed=1)
+    model = nn.Model(nn.mlp([2, 256, 256, 3], "relu", seed=0), optimizer=nn.Adam(0.02))
+    stopper = nn.EarlyStopping(monitor="val_loss", patience=5)
+    weights = {}
+    record = nn.LambdaCallback(
+        on_epoch_end=lambda m, e, logs: weights.__setitem__(e, m.network.get_weights())
+    )
+    model.fit(
+        x,
+        y,
+        epochs=300,
+        batch_size=16,
+        seed=0,
+        verbose=0,
+        validation_data=(x_val, y_val),
+        callbacks=[stopper, record],
+    )
+    history = model.history
+    best = int(np.argmin(history["val_loss"])) + 1
+    assert stopper.stopped_epoch == best + 6 == history.epochs[-1]
+    assert stopper.best_epoch == best
+    restored = model.network.get_weights()
+    assert all(np.array_equal(restored[k], weights[best][k]) for k in restored)
+    assert model.evaluate(x_val, y_val)["loss"] == pytest.approx(min(history["val_loss"]), rel=1e-5)
+
+
+def test_early_stopping_needs_the_monitored_quantity():
+    model = nn.Model(nn.mlp([2, 4, 5], seed=0))
+    with pytest.raises(ValueError, match="val_loss.*validation_data"):
+        model.fit(X, Y, epochs=2, verbose=0, callbacks=[nn.EarlyStopping()])
+
+
+def test_max_norm_caps_each_units_incoming_weights():
+    model = train(epochs=10, max_norm=0.5)
+    for p in model.network.parameters():
+        if p.kind == "weight":
+            assert np.linalg.norm(p.value, axis=0).max() <= 0.5 + 1e-6
+
+
+def test_gradient_clipping_bounds_the_global_norm():
+    model = nn.Model(nn.mlp([2, 8, 5], seed=0), optimizer=nn.SGD(1.0), clip_norm=0.01)
+    before = model.network.flat_parameter.value.copy()
+    model.fit(X[:10], Y[:10], epochs=1, batch_size=10, verbose=0)
+    step = model.network.flat_parameter.value - before
+    assert np.linalg.norm(step) == pytest.approx(0.01, rel=1e-3)
+
+
+def test_nielsen_initialisation_learns_faster_than_standard_normal():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(2000, 400)).astype(np.float32)
+    labels = (x[:, :200].sum(axis=1) > x[:, 200:].sum(axis=1)).astype(int)
+
+    def loss_after_two_epochs(init):
+        net = nn.mlp([400, 30, 2], "sigmoid", weight_init=init, seed=0)
+        model = nn.Model(net, optimizer=nn.SGD(0.5))
+        model.fit(x, labels, epochs=2, batch_size=10, seed=0, verbose=0)
+        return model.evaluate(x, labels)["accuracy"]
+
+    assert loss_after_two_epochs("nielsen") > loss_after_two_epochs("standard_normal") + 0.1
+
+
+def single_neuron_losses(loss, lr, w, b, epochs=300):
+    """Seed 002's neuron: input 1 -> target 0, plain gradient descent."""
+    head = "sigmoid" if loss == "quadratic" else None
+    net = nn.Sequential.from_arrays([np.array([[w]])], [np.array([b])], output_activation=head)
+    model = nn.Model(net, loss=loss, optimizer=nn.SGD(lr))
+    model.fit(np.ones((1, 1)), np.zeros((1, 1)), epochs=epochs, batch_size=1, verbose=0)
+    return np.array(model.history["loss"])
+
+
+def drops(losses, window=50):
+    return np.array(
+        [losses[i] - losses[i + window] for i in range(0, len(losses) - window, window)]
+    )
+
+
+def test_quadratic_cost_plateaus_for_a_saturated_neuron_and_cross_entropy_does_not():
+    # From w = b = 2 the neuron outputs 0.98 and sigma'(z) is tiny: under the quadratic cost
+    # (eta = 0.15) learning crawls, then accelerates; from w = 0.6, b = 0.9 it is fast at once.
+    saturated = drops(single_neuron_losses("quadratic", 0.15, 2.0, 2.0))
+    assert saturated[0] < 0.05 * saturated.max() and np.all(np.diff(saturated) > 0)
+    fresh = drops(single_neuron_losses("quadratic", 0.15, 0.6, 0.9))
+    assert fresh[0] == fresh.max()
+    # Cross-entropy (eta = 0.005) has no sigma' factor: the first epochs learn fastest.
+    ce = drops(single_neuron_losses("binary_cross_entropy_with_logits", 0.005, 2.0, 2.0))
+    assert ce[0] == ce.max() and np.all(np.diff(ce) < 0)
+
+
+def test_batch_norm_uses_batch_statistics_in_training_and_running_ones_at_inference():
+    rng = np.random.default_rng(0)
+    bn = nn.BatchNorm(momentum=0.0)
+    bn.build(3, rng, np.float64)
+    x = rng.normal(loc=5.0, scale=3.0, size=(64, 3))
+    out = bn.forward(x, training=True)
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-10)
+    np.testing.assert_allclose(out.std(axis=0), 1.0, atol=1e-3)
+    np.testing.assert_allclose(bn.running_mean, x.mean(axis=0))
+    single = bn.forward(x[:1], training=False)
+    np.testing.assert_allclose(single, out[:1], atol=1e-3)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        bn.forward(x[:1], training=True)
+
+
+def test_batch_norm_gradients_pass_gradient_check():
+    net = nn.mlp([4, 6, 3], "tanh", batch_norm=True, seed=0, dtype=np.float64)
+    x = np.random.default_rng(1).normal(size=(8, 4))
+    result = nn.gradient_check(net, x, np.array([0, 1, 2, 0, 1, 2, 0, 1]), "softmax_cross_entropy")
+    assert result.passed and "1.gamma" in result.errors
+
+
+def test_schedules():
+    assert [nn.StepDecay(1.0, 2, 0.5)(e) for e in range(5)] == [1, 1, 0.5, 0.5, 0.25]
+    assert nn.ExponentialDecay(1.0, 0.9)(2) == pytest.approx(0.81)
+    cosine = nn.CosineAnnealing(1.0, 10, 0.1)
+    assert (
+        cosine(0) == 1.0 and cosine(5) == pytest.approx(0.55) and cosine(10) == pytest.approx(0.1)
+    )
+    warm = nn.LinearWarmup(0.1, 4, after=nn.StepDecay(0.1, 1, 0.5))
+    assert [warm(e) for e in range(6)] == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1, 0.05])
+    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+        nn.get_schedule("cyclic", 0.1)
+    model = nn.Model(nn.mlp([2, 4, 5], seed=0), optimizer=nn.SGD(0.4))
+    model.fit(X, Y, epochs=3, verbose=0, schedule=nn.StepDecay(0.4, 1, 0.5))
+    assert model.history["lr"] == [0.4, 0.2, 0.1]
