@@ -198,77 +198,30 @@ class Model:
         if schedule is not None:
             callbacks.insert(0, LearningRateScheduler(schedule))
         progress = Progress(verbose)
-        n = len(x)
-        params = [net.flat_parameter]  # the optimizer sees one flat array: fewer NumPy calls
-        layer_params = net.parameters()
-        snapshot = np.empty_like(net.flat_parameter.value)
-        x_buffer = np.empty((min(batch_size, n), x.shape[1]), dtype=net.dtype)
-        metric_name = self.metric_name
-        first_epoch = self.epoch + 1
+        run = _EpochRunner(self, x, y_train, labels, batch_size, shuffle, progress)
         last_epoch = self.epoch + epochs
-        last_finite_loss = math.nan
-
         self.stop_training = False
         for cb in callbacks:
             cb.on_train_begin(self)
         try:
-            # Overflow is detected and reported by the divergence guard below, so NumPy's own
-            # warnings about it would only be noise.
-            with np.errstate(over="ignore", invalid="ignore"):
-                for epoch in range(first_epoch, last_epoch + 1):
-                    for cb in callbacks:
-                        cb.on_epoch_begin(self, epoch)
-                    started = time.perf_counter()
-                    order = self._rng.permutation(n) if shuffle else np.arange(n)
-                    progress.start_epoch(epoch, last_epoch, n)
-                    loss_sum, correct = 0.0, 0
-                    for batch_index, start in enumerate(range(0, n, batch_size)):
-                        idx = order[start : start + batch_size]
-                        m = len(idx)
-                        # gather the batch into a reused buffer: no copy of the dataset per epoch
-                        xb = np.take(x, idx, axis=0, out=x_buffer[:m])
-                        output = net._forward(xb, training=True)
-                        if labels is not None:
-                            correct += int(np.count_nonzero(output.argmax(axis=1) == labels[idx]))
-                        value, grad = self.loss.compute(output, y_train[idx])
-                        if not math.isfinite(value):
-                            self._diverged(
-                                epoch, batch_index + 1, value, last_finite_loss, snapshot
-                            )
-                        last_finite_loss = value
-                        loss_sum += value * m
-                        np.copyto(snapshot, net.flat_parameter.value)
-                        net.backward(grad, need_input_grad=False)
-                        for reg in self.regularizers:
-                            reg.add_gradient(layer_params, n)
-                        if self.clip_norm is not None:
-                            self._clip_gradient()
-                        self.optimizer.step(params)
-                        if self.max_norm is not None:
-                            apply_max_norm(layer_params, self.max_norm)
-                        progress.update(
-                            m,
-                            loss_sum / (start + m),
-                            metric_name,
-                            correct / (start + m) if labels is not None else None,
-                        )
-                    if not np.isfinite(net.flat_parameter.value).all():
-                        self._diverged(epoch, batch_index + 1, math.nan, last_finite_loss, snapshot)
-                    logs = {"loss": loss_sum / n + self._penalty(n)}
-                    if metric_name:
-                        logs[metric_name] = correct / n
-                    if validation_data is not None:
-                        for key, value in self.evaluate(x_val, y_val).items():
-                            logs[f"val_{key}"] = value
-                    logs["lr"] = self.optimizer.learning_rate
-                    logs["seconds"] = time.perf_counter() - started
-                    self.epoch = epoch
-                    self.history.append(epoch, logs)
-                    progress.end_epoch(epoch, last_epoch, logs)
-                    for cb in callbacks:
-                        cb.on_epoch_end(self, epoch, logs)
-                    if self.stop_training:
-                        break
+            for epoch in range(self.epoch + 1, last_epoch + 1):
+                for cb in callbacks:
+                    cb.on_epoch_begin(self, epoch)
+                started = time.perf_counter()
+                progress.start_epoch(epoch, last_epoch, len(x))
+                logs = run.epoch(epoch)
+                if validation_data is not None:
+                    for key, value in self.evaluate(x_val, y_val).items():
+                        logs[f"val_{key}"] = value
+                logs["lr"] = self.optimizer.learning_rate
+                logs["seconds"] = time.perf_counter() - started
+                self.epoch = epoch
+                self.history.append(epoch, logs)
+                progress.end_epoch(epoch, last_epoch, logs)
+                for cb in callbacks:
+                    cb.on_epoch_end(self, epoch, logs)
+                if self.stop_training:
+                    break
         finally:
             progress.close()
         for cb in callbacks:
@@ -291,27 +244,6 @@ class Model:
 
     def _penalty(self, n: int) -> float:
         return sum(r.penalty(self.network.parameters(), n) for r in self.regularizers)
-
-    def _clip_gradient(self) -> None:
-        g = self.network.flat_parameter.grad
-        norm = math.sqrt(float(np.dot(g, g)))
-        if norm > self.clip_norm:
-            g *= self.clip_norm / norm
-
-    def _diverged(self, epoch: int, batch: int, value: float, last: float, snapshot: Array) -> None:
-        np.copyto(self.network.flat_parameter.value, snapshot)
-        lr = self.optimizer.learning_rate
-        hint = (
-            "the quadratic cost with a linear output can explode: use softmax_cross_entropy for "
-            "classification, or lower the learning rate"
-            if self.loss.name in ("mse", "sse", "quadratic")
-            else "lower the learning rate or add gradient clipping (clip_norm)"
-        )
-        raise TrainingDivergedError(
-            f"training diverged at epoch {epoch}, batch {batch}: the loss became {value} "
-            f"(last finite loss {last:.6g}, learning rate {lr:g}); {hint}. The model was left "
-            "at its last finite state."
-        )
 
     # -- inference ---------------------------------------------------------------------------
     def predict_raw(self, x: Array, batch_size: int = 10_000) -> Array:
@@ -436,3 +368,96 @@ class Model:
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ModelFileError(f"{path}: the model description is invalid ({exc})") from None
         return model
+
+
+class _EpochRunner:
+    """One training epoch: shuffled mini-batches of forward, loss, backward and update.
+
+    Holds what is reused across batches and epochs of one ``fit`` call: the batch buffer, the
+    parameter snapshot of the divergence guard, and the last finite loss.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        x: Array,
+        y: Array,
+        labels: Array | None,
+        batch_size: int,
+        shuffle: bool,
+        progress: Progress,
+    ) -> None:
+        self.model, self.x, self.y, self.labels = model, x, y, labels
+        self.batch_size, self.shuffle, self.progress = batch_size, shuffle, progress
+        net = model.network
+        self.flat = net.flat_parameter
+        self.layer_params = net.parameters()
+        self.snapshot = np.empty_like(self.flat.value)
+        self.x_buffer = np.empty((min(batch_size, len(x)), x.shape[1]), dtype=net.dtype)
+        self.last_finite_loss = math.nan
+
+    def epoch(self, epoch: int) -> dict[str, float]:
+        model, net, n = self.model, self.model.network, len(self.x)
+        order = model._rng.permutation(n) if self.shuffle else np.arange(n)
+        loss_sum, correct, batch = 0.0, 0, 0
+        # Overflow is caught and reported by the divergence guard, so NumPy's warnings about it
+        # would only be noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for batch, start in enumerate(range(0, n, self.batch_size), start=1):
+                idx = order[start : start + self.batch_size]
+                # gather the batch into a reused buffer: no copy of the dataset per epoch
+                xb = np.take(self.x, idx, axis=0, out=self.x_buffer[: len(idx)])
+                output = net._forward(xb, training=True)
+                if self.labels is not None:
+                    correct += int(np.count_nonzero(output.argmax(axis=1) == self.labels[idx]))
+                value, grad = model.loss.compute(output, self.y[idx])
+                if not math.isfinite(value):
+                    self._diverged(epoch, batch, value)
+                self.last_finite_loss = value
+                loss_sum += value * len(idx)
+                np.copyto(self.snapshot, self.flat.value)  # the last finite state
+                self._update(grad, n)
+                seen = start + len(idx)
+                self.progress.update(
+                    len(idx),
+                    loss_sum / seen,
+                    model.metric_name,
+                    correct / seen if self.labels is not None else None,
+                )
+            if not np.isfinite(self.flat.value).all():
+                self._diverged(epoch, batch, math.nan)
+        logs = {"loss": loss_sum / n + model._penalty(n)}
+        if model.metric_name:
+            logs[model.metric_name] = correct / n
+        return logs
+
+    def _update(self, grad: Array, n: int) -> None:
+        """Backward pass, regularization, clipping, the optimizer step and constraints."""
+        model = self.model
+        model.network.backward(grad, need_input_grad=False)
+        for reg in model.regularizers:
+            reg.add_gradient(self.layer_params, n)
+        if model.clip_norm is not None:
+            g = self.flat.grad
+            norm = math.sqrt(float(np.dot(g, g)))
+            if norm > model.clip_norm:
+                g *= model.clip_norm / norm
+        model.optimizer.step([self.flat])  # one flat array: a few NumPy calls per step
+        if model.max_norm is not None:
+            apply_max_norm(self.layer_params, model.max_norm)
+
+    def _diverged(self, epoch: int, batch: int, value: float) -> None:
+        model = self.model
+        np.copyto(self.flat.value, self.snapshot)
+        hint = (
+            "the quadratic cost with a linear output can explode: use softmax_cross_entropy for "
+            "classification, or lower the learning rate"
+            if model.loss.name in ("mse", "sse", "quadratic")
+            else "lower the learning rate or add gradient clipping (clip_norm)"
+        )
+        raise TrainingDivergedError(
+            f"training diverged at epoch {epoch}, batch {batch}: the loss became {value} "
+            f"(last finite loss {self.last_finite_loss:.6g}, learning rate "
+            f"{model.optimizer.learning_rate:g}); {hint}. The model was left at its last "
+            "finite state."
+        )
