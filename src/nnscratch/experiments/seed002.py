@@ -1,0 +1,178 @@
+"""Seed 002 (Nielsen, ch. 3): the learning slowdown of a sigmoid neuron under the quadratic cost,
+cross-entropy's cure, and Nielsen's MNIST networks with cross-entropy and L2."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..core.initializers import Normal, StandardNormal
+from ..core.layers import Dense
+from ..core.network import Sequential
+from ..model import Model
+from ..training import SGD
+from .runner import Context, Row, verdict
+
+NEURON_EPOCHS = 300
+
+
+def neuron_costs(
+    loss: str, lr: float, w: float, b: float, epochs: int = NEURON_EPOCHS
+) -> np.ndarray:
+    """Cost per epoch of one sigmoid neuron learning input 1 -> output 0 by gradient descent."""
+    head = "sigmoid" if loss == "quadratic" else None  # cross-entropy is computed from the logit
+    net = Sequential.from_arrays([np.array([[w]])], [np.array([b])], output_activation=head)
+    model = Model(net, loss=loss, optimizer=SGD(lr))
+    model.fit(np.ones((1, 1)), np.zeros((1, 1)), epochs=epochs, batch_size=1, verbose=0)
+    return np.array(model.history["loss"])
+
+
+def _epochs_to_halve(costs: np.ndarray) -> int:
+    below = np.flatnonzero(costs <= costs[0] / 2)
+    return int(below[0]) + 1 if below.size else len(costs) + 1
+
+
+def run_neuron(ctx: Context) -> list[Row]:
+    fast = neuron_costs("quadratic", 0.15, 0.6, 0.9)
+    slow = neuron_costs("quadratic", 0.15, 2.0, 2.0)
+    ce = neuron_costs("binary_cross_entropy_with_logits", 0.005, 2.0, 2.0)
+    slow_first150 = (slow[0] - slow[150]) / (slow[0] - slow[-1])
+    window = lambda c: np.array([c[i] - c[i + 50] for i in range(0, len(c) - 50, 50)])  # noqa: E731
+    rows = [
+        Row(
+            "seed 002: sigmoid neuron, quadratic cost, eta 0.15, from w=0.6, b=0.9",
+            "learns fast from the start",
+            f"cost halves in {_epochs_to_halve(fast)} epochs ({fast[0]:.3f} -> {fast[-1]:.4f})",
+            verdict(_epochs_to_halve(fast) <= 40),
+        ),
+        Row(
+            "seed 002: same, from w=2, b=2 (a saturated neuron)",
+            "a long plateau for roughly the first 150 epochs",
+            f"{slow_first150:.0%} of the total drop happens in the first 150 epochs; cost "
+            f"halves after {_epochs_to_halve(slow)} epochs",
+            verdict(slow_first150 < 0.15 and _epochs_to_halve(slow) > 150),
+        ),
+        Row(
+            "seed 002: cross-entropy, eta 0.005, from w=2, b=2",
+            "no plateau: fastest at the start",
+            f"drop per 50 epochs {', '.join(f'{d:.2f}' for d in window(ce))} (decreasing)",
+            verdict(bool(np.all(np.diff(window(ce)) < 0))),
+        ),
+    ]
+    try:
+        from ..plots import plot_learning_slowdown
+
+        fig = plot_learning_slowdown(
+            {
+                "quadratic, w=0.6 b=0.9, eta 0.15": fast,
+                "quadratic, w=2 b=2, eta 0.15": slow,
+                "cross-entropy, w=2 b=2, eta 0.005": ce,
+            }
+        )
+        ctx.save(fig, "seed002_learning_slowdown")
+    except ImportError as exc:
+        rows[0].note = f"figure skipped: {exc}"
+    return rows
+
+
+def _mnist(ctx: Context):
+    from ..data import load_mnist
+    from ..data.errors import DataError
+
+    try:
+        return load_mnist(ctx.data_dir, normalize=True, validation_size=10_000, progress=True)
+    except (DataError, OSError) as exc:
+        return exc
+
+
+def run_mnist(ctx: Context) -> list[Row]:
+    data = _mnist(ctx)
+    names = (
+        "seed 002: Nielsen 784-30-10, sigmoid, cross-entropy, eta 0.5, mini-batch 10",
+        "seed 002: Nielsen 784-100-10, cross-entropy + L2 (lambda 5.0), eta 0.5, mini-batch 10",
+    )
+    if isinstance(data, Exception):
+        return [
+            Row(n, "-", "MNIST not available", "skipped", str(data).splitlines()[0]) for n in names
+        ]
+    epochs = 3 if ctx.fast else 30
+    note = f"fast mode: {epochs} of the book's 30 epochs" if ctx.fast else ""
+    y_train = np.eye(10, dtype=np.float32)[data.y_train]  # Nielsen: sigmoid outputs, one-hot
+    results = []
+    for hidden, l2 in ((30, 0.0), (100, 5.0)):
+        # As in the book's runs: network2 with large_weight_initializer (weights and biases
+        # N(0, 1)), cross-entropy on sigmoid outputs (computed from the logits), eta 0.5
+        layers = [
+            Dense(hidden, "sigmoid", weight_init=StandardNormal(), bias_init=Normal(1.0)),
+            Dense(10, weight_init=StandardNormal(), bias_init=Normal(1.0)),
+        ]
+        model = Model(
+            Sequential(layers, 784, seed=0),
+            loss="binary_cross_entropy_with_logits",
+            optimizer=SGD(0.5),
+            l2=l2,
+        )
+        model.fit(
+            data.x_train,
+            y_train,
+            epochs=epochs,
+            batch_size=10,
+            seed=0,
+            verbose=0,
+            validation_data=(data.x_val, np.eye(10, dtype=np.float32)[data.y_val]),
+        )
+        results.append(model.history["val_accuracy"])
+    small, large = results
+    if ctx.fast:
+        ok = (small[-1] >= 0.93, large[-1] >= 0.95)
+    else:
+        ok = (abs(small[-1] - 0.9549) <= 0.01, large[-1] >= 0.9742)
+    rows = [
+        Row(
+            names[0],
+            "about 95.5% on validation data (95.49% in the book)",
+            f"{small[-1]:.2%} (best {max(small):.2%})",
+            verdict(ok[0]),
+            note,
+        ),
+        Row(
+            names[1],
+            "97.92% on validation data",
+            f"{large[-1]:.2%} (best {max(large):.2%})",
+            verdict(ok[1]),
+            note,
+        ),
+    ]
+    try:
+        from ..plots import plot_learning_slowdown
+
+        fig = plot_learning_slowdown(
+            {
+                "784-30-10, cross-entropy": 1 - np.array(small),
+                "784-100-10, cross-entropy + L2": 1 - np.array(large),
+            },
+            ylabel="validation error",
+            log=False,
+        )
+        ctx.save(fig, "seed002_mnist_validation_error")
+    except (ImportError, TypeError):
+        pass
+    return rows
+
+
+def saito_weights(data_dir: str | None) -> Path | None:
+    """Where the pretrained chapter-3 weights are: beside the MNIST folder or in ../shared/data."""
+    candidates = []
+    for base in (data_dir, os.environ.get("NNSCRATCH_DATA")):
+        if base:
+            candidates += [
+                Path(base) / "saito-sample-weight.npz",
+                Path(base).parent / "saito-sample-weight.npz",
+            ]
+    candidates += [
+        Path("../shared/data/saito-sample-weight.npz"),
+        Path(__file__).resolve().parents[4] / "shared" / "data" / "saito-sample-weight.npz",
+    ]
+    return next((p for p in candidates if p.exists()), None)

@@ -1,0 +1,268 @@
+"""The command line, driven through its entry point: output, files written, exit codes."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from tests.conftest import REPO_ROOT
+
+import nnscratch as nn
+from nnscratch.cli.main import main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", "--epochs", "3", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_train_defaults_write_model_history_metrics_and_plots(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"model.npz", "history.json", "metrics.json"} <= names
+    history = json.loads((trained_run / "history.json").read_text())
+    assert history["epochs"] == [1, 2, 3]
+    assert len(history["loss"]) == 3 and len(history["val_accuracy"]) == 3
+    assert all(s > 0 for s in history["seconds"])
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["dataset"] == "mnist-sample" and metrics["n_test"] == 1000
+    assert metrics["accuracy"] > 0.85
+    assert np.array(metrics["confusion_matrix"]).sum() == 1000
+    for picture in ("history.png", "confusion_matrix.png", "first_layer_weights.png"):
+        assert (trained_run / picture).read_bytes()[:8] == PNG_MAGIC
+    model = nn.Model.load(trained_run / "model.npz")
+    assert model.epoch == 3 and model.network.input_dim == 784
+
+
+def test_train_prints_table_metrics_and_where_it_wrote(capsys, tmp_path):
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--data",
+        "spirals",
+        "--hidden",
+        "16,16",
+        "--epochs",
+        "5",
+        "--lr",
+        "0.01",
+        "--out",
+        str(tmp_path / "s"),
+        "--seed",
+        "3",
+    )
+    assert code == 0
+    assert "epoch   5/5" in out and "test metrics on spirals" in out
+    assert "confusion matrix" in out and "model.npz" in out and str(tmp_path / "s") in out
+    assert (tmp_path / "s" / "decision_regions.png").exists()
+
+
+def test_train_flags_from_the_issue(capsys, tmp_path):
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--data",
+        "five-clusters",
+        "--hidden",
+        "32",
+        "--activation",
+        "tanh",
+        "--loss",
+        "mse",
+        "--optimizer",
+        "momentum",
+        "--lr",
+        "0.05",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "3",
+        "--l2",
+        "0.1",
+        "--dropout",
+        "0.1",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path / "r"),
+        "--quiet",
+        "--no-plots",
+    )
+    assert code == 0
+    model = nn.Model.load(tmp_path / "r" / "model.npz")
+    assert model.loss.name == "mse" and model.optimizer.name == "momentum"
+    assert model.regularizers[0].lam == 0.1
+    assert any(isinstance(layer, nn.Dropout) for layer in model.network.layers)
+
+
+def test_train_on_a_users_csv(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    path = tmp_path / "mine.csv"
+    lines = ["a,b,c,label"] + [
+        f"{a:.4f},{b:.4f},{c:.4f},{label}" for (a, b, c), label in zip(x, y, strict=True)
+    ]
+    path.write_text("\n".join(lines))
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--data",
+        str(path),
+        "--epochs",
+        "20",
+        "--lr",
+        "0.01",
+        "--out",
+        str(tmp_path / "o"),
+        "--quiet",
+        "--no-plots",
+    )
+    assert code == 0 and json.loads((tmp_path / "o" / "metrics.json").read_text())["accuracy"] > 0.8
+
+
+def test_evaluate_summary_and_predict(capsys, trained_run, tmp_path):
+    model = str(trained_run / "model.npz")
+    code, out, _ = run(capsys, "evaluate", model, "--out", str(tmp_path / "e"))
+    assert code == 0 and "accuracy" in out and "confusion matrix" in out
+    assert (tmp_path / "e" / "metrics.json").exists()
+    code, out, _ = run(capsys, "summary", model)
+    assert code == 0 and "Dense(128, relu)" in out and "trained epochs: 3" in out
+
+    from nnscratch.data import load_mnist_sample
+
+    pytest.importorskip("PIL", reason="Pillow reads the digit images")
+    from PIL import Image
+
+    digits = load_mnist_sample()
+    correct = 0
+    for i in range(20):
+        image = 255 - digits.x_test[i].reshape(28, 28)  # dark ink on white paper, like a scan
+        big = Image.fromarray(image.astype(np.uint8)).resize((112, 112))
+        big.save(tmp_path / f"digit{i}.png")
+        code, out, _ = run(capsys, "predict", model, str(tmp_path / f"digit{i}.png"))
+        assert code == 0 and out.startswith(f"digit{i}.png: class ")
+        correct += int(out.split("class ")[1].split()[0]) == int(digits.y_test[i])
+    assert correct >= 15
+
+    rows = tmp_path / "rows.npz"
+    np.savez(rows, x=digits.x_test[:3].astype(np.float32) / 255)
+    code, out, _ = run(capsys, "predict", model, str(rows), "--top", "2")
+    assert code == 0 and out.count("rows.npz[") == 3
+
+
+def test_gradcheck_command(capsys):
+    code, out, _ = run(
+        capsys, "gradcheck", "--activation", "tanh", "--loss", "softmax-cross-entropy"
+    )
+    assert code == 0 and "1 passed, 0 failed" in out
+    code, out, _ = run(capsys, "gradcheck")
+    assert code == 0 and " 0 failed" in out
+
+
+def test_datasets_list_and_verify(capsys):
+    code, out, _ = run(capsys, "datasets", "list")
+    assert code == 0 and "mnist-sample" in out and "fashion-mnist" in out and "spirals" in out
+    from tests.conftest import mnist_dir
+
+    folder = mnist_dir()
+    if folder is None:
+        pytest.skip("full MNIST not available for 'datasets verify'")
+    code, out, _ = run(capsys, "datasets", "verify", "mnist", "--data-dir", str(folder))
+    assert code == 0 and "verified, 60,000 training and 10,000 test" in out
+    assert "5923 6742 5958 6131 5842 5421 5918 6265 5851 5949" in out
+
+
+def test_plot_command_redraws_a_run(capsys, trained_run, tmp_path):
+    code, out, _ = run(
+        capsys, "plot", str(trained_run), "--out", str(tmp_path / "p"), "--format", "svg"
+    )
+    assert code == 0
+    assert (tmp_path / "p" / "history.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--lr", "-0.1"], "expected a finite number > 0"),
+        (["train", "--hidden", "12,abc"], "comma-separated layer sizes"),
+        (["train", "--epochs", "0"], "expected a positive integer"),
+        (["train", "--dropout", "1.5"], r"expected a number in \[0, 1\)"),
+        (["train", "--optimizer", "lbfgs"], "invalid choice"),
+    ],
+)
+def test_bad_train_arguments_exit_nonzero_with_one_line(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code != 0
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    import re
+
+    assert re.search(message, err)
+
+
+def test_runtime_errors_are_one_line(capsys, tmp_path, trained_run):
+    model = str(trained_run / "model.npz")
+    cases = []
+    code, _, err = run(capsys, "train", "--data", "cifar", "--out", str(tmp_path / "x"))
+    cases.append((code, err, "unknown dataset 'cifar'"))
+    code, _, err = run(capsys, "evaluate", model, "--data", "five-clusters")
+    cases.append((code, err, "takes 784 features but the data 'five-clusters' has 2"))
+    code, _, err = run(capsys, "summary", str(tmp_path / "missing.npz"))
+    cases.append((code, err, "model file not found"))
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes((trained_run / "model.npz").read_bytes()[:5000])
+    code, _, err = run(capsys, "summary", str(broken))
+    cases.append((code, err, "truncated or corrupted"))
+    not_image = tmp_path / "photo.png"
+    not_image.write_text("this is not a picture")
+    code, _, err = run(capsys, "predict", model, str(not_image))
+    cases.append((code, err, "not a readable image"))
+    for code, err, message in cases:
+        assert code == 1, err
+        assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_verbose_shows_the_traceback(capsys, tmp_path):
+    code, _, err = run(capsys, "--verbose", "summary", str(tmp_path / "missing.npz"))
+    assert code == 1 and "Traceback" in err and "model file not found" in err
+
+
+def test_python_dash_m_and_help_for_every_command():
+    commands = [
+        "train",
+        "evaluate",
+        "predict",
+        "summary",
+        "gradcheck",
+        "datasets",
+        "plot",
+        "reproduce",
+        "export",
+        "playground",
+        "bench",
+    ]
+    for command in commands:
+        result = subprocess.run(
+            [sys.executable, "-m", "nnscratch", command, "--help"],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            timeout=60,
+        )
+        assert result.returncode == 0 and "usage: nnscratch " + command in result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "nnscratch", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == f"nnscratch {nn.__version__}"
