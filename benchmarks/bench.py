@@ -196,19 +196,20 @@ def time_to_accuracy(train_epoch, evaluate, target=0.98, max_epochs=20):
 
 def peak_memory_mb(fast: bool) -> float:
     """Resident-memory peak of a child process that loads MNIST and trains one epoch."""
-    code = (
-        "import sys, resource; sys.path.insert(0, %r)\n"
-        "import numpy as np, nnscratch as nn\n"
-        "from benchmarks.bench import mnist\n"
-        "x, y, xt, yt, _ = mnist(%r)\n"
-        "m = nn.Model(nn.mlp([784, 256, 128, 10], seed=0), optimizer=nn.Adam(1e-3))\n"
-        "m.fit(x, y, epochs=1, batch_size=128, seed=0, verbose=0)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
-    ) % (str(HERE.parent / "src"), fast)
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=HERE.parent, check=True
+    command = [sys.executable, str(Path(__file__).resolve()), "--memory-probe"] + (
+        ["--fast"] if fast else []
     )
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])
+
+
+def memory_probe(fast: bool) -> None:
+    import resource
+
+    x, y, _, _, _ = mnist(fast)
+    model = nnscratch_model()
+    model.fit(x, y, epochs=1, batch_size=128, seed=0, verbose=0)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux -> MiB
 
 
 # -- reporting -------------------------------------------------------------------------------
@@ -246,7 +247,11 @@ def main(argv=None):
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_probe:
+        memory_probe(args.fast)
+        return 0
     repeats = args.repeats or (1 if args.fast else 5)
     x, y, xt, yt, data_name = mnist(args.fast)
     if args.fast:
