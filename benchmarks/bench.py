@@ -204,12 +204,14 @@ def peak_memory_mb(fast: bool) -> float:
 
 
 def memory_probe(fast: bool) -> None:
-    import resource
-
     x, y, _, _, _ = mnist(fast)
     model = nnscratch_model()
     model.fit(x, y, epochs=1, batch_size=128, seed=0, verbose=0)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux -> MiB
+    # VmHWM is this address space's peak; getrusage's ru_maxrss would carry over the peak of
+    # the (PyTorch-laden) parent through fork.
+    status = Path("/proc/self/status").read_text()
+    peak_kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    print(peak_kib / 1024)
 
 
 # -- reporting -------------------------------------------------------------------------------
