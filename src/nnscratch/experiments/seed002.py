@@ -97,7 +97,7 @@ def run_mnist(ctx: Context) -> list[Row]:
         return [
             Row(n, "-", "MNIST not available", "skipped", str(data).splitlines()[0]) for n in names
         ]
-    epochs = 3 if ctx.fast else 30
+    epochs = 5 if ctx.fast else 30
     note = f"fast mode: {epochs} of the book's 30 epochs" if ctx.fast else ""
     y_train = np.eye(10, dtype=np.float32)[data.y_train]  # Nielsen: sigmoid outputs, one-hot
     results = []
