@@ -240,6 +240,17 @@ def test_verbose_shows_the_traceback(capsys, tmp_path):
 
 
 def test_python_dash_m_and_help_for_every_command():
+    import os
+
+    # the package may be used from the source tree without being installed
+    paths = [str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    import os
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
     commands = [
         "train",
         "evaluate",
@@ -260,9 +271,14 @@ def test_python_dash_m_and_help_for_every_command():
             text=True,
             cwd=REPO_ROOT,
             timeout=60,
+            env=env,
         )
         assert result.returncode == 0 and "usage: nnscratch " + command in result.stdout
     result = subprocess.run(
-        [sys.executable, "-m", "nnscratch", "--version"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "nnscratch", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert result.stdout.strip() == f"nnscratch {nn.__version__}"

@@ -132,7 +132,7 @@ def test_progress_is_silent_off_terminal_and_prints_lines_on_request():
     stream = io.StringIO()
     from nnscratch.training.progress import Progress
 
-    progress = Progress("auto", stream=stream)
+    progress = Progress("auto", stream=stream, bar_stream=stream)
     assert not progress.bar_on and not progress.lines
     progress = Progress(1, stream=stream)
     progress.end_epoch(1, 2, {"loss": 0.5, "accuracy": 0.75, "seconds": 0.1})

@@ -14,18 +14,20 @@ def _is_terminal(stream) -> bool:
 
 
 class Progress:
-    """Shows a per-epoch bar (loss, metric, samples/s, ETA) when ``bar`` is on, and prints an
-    epoch summary line when ``lines`` is on.
+    """Shows a per-epoch bar (loss, metric, samples/s, ETA) on ``bar_stream`` (stderr) and
+    prints one summary line per epoch on ``stream`` (stdout).
 
     ``verbose="auto"`` shows both on a terminal and nothing otherwise (logs and pipes stay
-    clean); 1 forces the summary lines, 2 the bar too; 0 is silent.
+    clean); 1 always prints the summary lines (and the bar on a terminal), 2 forces the bar
+    too; 0 is silent.
     """
 
-    def __init__(self, verbose: int | str = "auto", stream=None) -> None:
-        self.stream = stream or sys.stderr
-        tty = _is_terminal(self.stream)
+    def __init__(self, verbose: int | str = "auto", stream=None, bar_stream=None) -> None:
+        self.stream = stream or sys.stdout
+        self.bar_stream = bar_stream or sys.stderr
+        tty = _is_terminal(self.bar_stream)
         if verbose == "auto":
-            self.bar_on, self.lines = tty, tty
+            self.bar_on, self.lines = tty, tty and _is_terminal(self.stream)
         elif verbose in (0, False):
             self.bar_on, self.lines = False, False
         elif verbose in (1, True):
