@@ -24,7 +24,7 @@ from .core.activations import Identity
 from .core.initializers import SeedLike, as_generator
 from .core.layers import Dropout, Layer
 from .core.losses import Loss, get_loss
-from .core.network import Sequential
+from .core.network import PREDICT_BATCH, Sequential
 from .core.validation import check_input
 from .io.archive import ModelFileError, read_archive, write_archive
 from .training.callbacks import Callback, LearningRateScheduler
@@ -246,11 +246,11 @@ class Model:
         return sum(r.penalty(self.network.parameters(), n) for r in self.regularizers)
 
     # -- inference ---------------------------------------------------------------------------
-    def predict_raw(self, x: Array, batch_size: int = 10_000) -> Array:
+    def predict_raw(self, x: Array, batch_size: int = PREDICT_BATCH) -> Array:
         """The network's raw output (logits for losses computed from logits)."""
         return self.network.predict(x, batch_size)
 
-    def predict_proba(self, x: Array, batch_size: int = 10_000) -> Array:
+    def predict_proba(self, x: Array, batch_size: int = PREDICT_BATCH) -> Array:
         """Class probabilities (softmax or sigmoid of the logits, as the loss defines them)."""
         if not self.loss.classification:
             raise ValueError(
@@ -260,7 +260,7 @@ class Model:
         act = self.loss.output_activation
         return raw if isinstance(act, Identity) else act.forward(raw, out=raw)
 
-    def predict(self, x: Array, batch_size: int = 10_000) -> Array:
+    def predict(self, x: Array, batch_size: int = PREDICT_BATCH) -> Array:
         """Class labels for classifiers (argmax, or threshold 0.5 for one output); the raw
         output for regression."""
         if not self.classifier:
@@ -274,7 +274,7 @@ class Model:
             return (proba[:, 0] > 0.5).astype(np.int64)
         return proba.argmax(axis=1)
 
-    def evaluate(self, x: Array, y: Array, batch_size: int = 10_000) -> dict[str, float]:
+    def evaluate(self, x: Array, y: Array, batch_size: int = PREDICT_BATCH) -> dict[str, float]:
         """Loss (without the regularization penalty, which depends on the training set's size)
         and metric on a dataset."""
         raw = self.predict_raw(x, batch_size)
