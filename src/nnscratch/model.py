@@ -139,8 +139,10 @@ class Model:
         resumed from a checkpoint, continue that stream, so an interrupted run that is resumed
         ends bitwise-identical to an uninterrupted one.
 
-        Logged per epoch: ``loss`` (mean over the epoch's batches, plus the regularization
-        penalty), the metric (``accuracy`` for classifiers), ``val_loss`` / ``val_<metric>``
+        Logged per epoch: ``loss`` (mean over the epoch's batches, or their sum for a summed
+        cost such as SSE, plus the regularization penalty), the metric (``accuracy`` for
+        classifiers; like the loss, a running value over the epoch's batches while the weights
+        change, so it differs slightly from ``evaluate`` after the epoch), ``val_loss`` / ``val_<metric>``
         with validation data, ``lr`` and ``seconds`` (wall-clock time of the epoch).
         """
         net = self.network
@@ -414,19 +416,20 @@ class _EpochRunner:
                 if not math.isfinite(value):
                     self._diverged(epoch, batch, value)
                 self.last_finite_loss = value
-                loss_sum += value * len(idx)
+                loss_sum += value if model.loss.sums_over_batch else value * len(idx)
                 np.copyto(self.snapshot, self.flat.value)  # the last finite state
                 self._update(grad, n)
                 seen = start + len(idx)
                 self.progress.update(
                     len(idx),
-                    loss_sum / seen,
+                    loss_sum if model.loss.sums_over_batch else loss_sum / seen,
                     model.metric_name,
                     correct / seen if self.labels is not None else None,
                 )
             if not np.isfinite(self.flat.value).all():
                 self._diverged(epoch, batch, math.nan)
-        logs = {"loss": loss_sum / n + model._penalty(n)}
+        data_loss = loss_sum if model.loss.sums_over_batch else loss_sum / n
+        logs = {"loss": data_loss + model._penalty(n)}
         if model.metric_name:
             logs[model.metric_name] = correct / n
         return logs

@@ -91,3 +91,12 @@ def test_gradient_check_leaves_the_network_untouched():
     after = net.get_weights()
     assert all(np.array_equal(before[k], after[k]) for k in before)
     assert net.dtype == np.float32
+
+
+def test_gradient_check_reports_how_close_the_gradients_are():
+    net = nn.mlp([3, 4, 2], "sigmoid", seed=0, dtype=np.float64)
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    result = nn.gradient_check(net, x, np.array([0, 1, 0, 1, 1]), "softmax_cross_entropy")
+    assert result.passed
+    assert 0 < max(result.abs_differences.values()) < 1e-8
+    assert "largest difference" in str(result)

@@ -166,3 +166,16 @@ def test_one_hidden_layer_mlp_reaches_97_percent_on_mnist():
     model = nn.Model(nn.mlp([784, 128, 10], "relu", seed=0), optimizer=nn.Adam(1e-3))
     model.fit(data.x_train, data.y_train, epochs=4, batch_size=64, seed=0, verbose=0)
     assert model.evaluate(data.x_test, data.y_test)["accuracy"] >= 0.97
+
+
+def test_a_summed_cost_is_logged_as_a_sum_whatever_the_batch_size():
+    x, y = five_clusters(200, seed=0)
+    logged = []
+    for batch in (10, 100):
+        model = nn.Model(
+            nn.mlp([2, 8, 5], seed=0, dtype=np.float64), loss="sse", optimizer=nn.SGD(1e-12)
+        )
+        model.fit(x, y, epochs=1, batch_size=batch, verbose=0)
+        logged.append(model.history["loss"][0])
+        assert logged[-1] == pytest.approx(model.evaluate(x, y)["loss"], rel=1e-6)
+    assert logged[0] == pytest.approx(logged[1], rel=1e-6)

@@ -34,7 +34,14 @@ def _stable_sigmoid(z: Array, out: Array | None = None) -> Array:
 
 
 class Activation:
-    """Base class: an element-wise function with its derivative."""
+    """Base class: an element-wise function with its derivative.
+
+    To define your own, subclass ``Activation`` and implement ``forward`` and ``derivative``:
+    the default ``backward`` multiplies the incoming gradient by ``derivative``. Several
+    built-in classes (sigmoid, tanh, ReLU, identity, softmax) specialise ``backward`` for
+    speed, so a subclass of one of *them* that changes the derivative must override
+    ``backward`` too.
+    """
 
     name: str = "activation"
     #: False for functions without a useful gradient (the perceptron's step).

@@ -10,7 +10,7 @@ difference itself (about 10 * machine-eps * |L| / eps) counts as agreement.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,18 +24,24 @@ Array = np.ndarray
 
 @dataclass
 class GradientCheckResult:
-    """Worst relative error per parameter (``errors``), and the overall worst."""
+    """Worst relative error per parameter (``errors``), the overall worst, and the largest
+    absolute difference per parameter (``abs_differences``), which shows how close the two
+    gradients really are even where every difference is below the rounding noise."""
 
     errors: dict[str, float]
     max_error: float
     tolerance: float
+    abs_differences: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
         return self.max_error < self.tolerance
 
     def __str__(self) -> str:
-        lines = [f"{name:>12}: {err:.2e}" for name, err in self.errors.items()]
+        lines = [
+            f"{name:>12}: relative {err:.2e}   largest difference {self.abs_differences.get(name, 0.0):.1e}"
+            for name, err in self.errors.items()
+        ]
         verdict = "PASS" if self.passed else "FAIL"
         lines.append(
             f"worst relative error {self.max_error:.2e} (tolerance {self.tolerance:.0e}): {verdict}"
@@ -81,6 +87,7 @@ def gradient_check(
 
     rng = np.random.default_rng(seed)
     errors: dict[str, float] = {}
+    differences: dict[str, float] = {}
     for name, p in net.named_parameters():
         flat = p.value.reshape(-1)
         indices = np.arange(flat.size)
@@ -100,5 +107,6 @@ def gradient_check(
         rel = np.abs(a - numeric) / denom
         rel[np.abs(a - numeric) < noise_floor] = 0.0
         errors[name] = float(rel.max()) if rel.size else 0.0
+        differences[name] = float(np.abs(a - numeric).max()) if rel.size else 0.0
     worst = max(errors.values()) if errors else 0.0
-    return GradientCheckResult(errors, worst, tolerance)
+    return GradientCheckResult(errors, worst, tolerance, differences)

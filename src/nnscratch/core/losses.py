@@ -33,6 +33,9 @@ class Loss:
     output_activation: Activation = Identity()
     #: True when the targets are class labels (classification), False for regression.
     classification: bool = False
+    #: True for costs summed over the batch (SSE) rather than averaged: a dataset's cost is
+    #: then the sum of its batches' costs, not their size-weighted mean.
+    sums_over_batch: bool = False
 
     def prepare_target(self, output: Array, target: Array) -> Array:
         """Validate ``target`` against ``output`` and return it in the form ``compute`` takes."""
@@ -105,6 +108,7 @@ class SSE(Loss):
     """
 
     name = "sse"
+    sums_over_batch = True
 
     def compute(self, output, target, need_gradient=True):
         diff = output - target

@@ -378,6 +378,7 @@ def mlp(
     output_activation: str | Activation | None = None,
     *,
     weight_init=None,
+    bias_init=0.0,
     dropout: float = 0.0,
     batch_norm: bool = False,
     seed: SeedLike = None,
@@ -405,8 +406,8 @@ def mlp(
                 ActivationLayer(activation),
             ]
         else:
-            layers.append(Dense(width, activation, weight_init=weight_init))
+            layers.append(Dense(width, activation, weight_init=weight_init, bias_init=bias_init))
         if dropout:
             layers.append(Dropout(dropout))
-    layers.append(Dense(sizes[-1], output_activation, weight_init=weight_init))
+    layers.append(Dense(sizes[-1], output_activation, weight_init=weight_init, bias_init=bias_init))
     return Sequential(layers, sizes[0], seed=seed, dtype=dtype)
