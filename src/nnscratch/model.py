@@ -22,7 +22,7 @@ import numpy as np
 from . import __version__
 from .core.activations import Identity
 from .core.initializers import SeedLike, as_generator
-from .core.layers import Dropout, Layer
+from .core.layers import BatchNorm, Dropout, Layer
 from .core.losses import Loss, get_loss
 from .core.network import PREDICT_BATCH, Sequential
 from .core.validation import check_input
@@ -395,7 +395,19 @@ class _EpochRunner:
         self.flat = net.flat_parameter
         self.layer_params = net.parameters()
         self.snapshot = np.empty_like(self.flat.value)
-        self.x_buffer = np.empty((min(batch_size, len(x)), x.shape[1]), dtype=net.dtype)
+        n = len(x)
+        self.starts = list(range(0, n, batch_size))
+        if (
+            n % batch_size == 1
+            and len(self.starts) > 1
+            and any(isinstance(layer, BatchNorm) for layer in net.layers)
+        ):
+            # a last batch of one sample has no variance for batch norm: fold it into the
+            # previous batch, so every sample is still seen once per epoch
+            self.starts.pop()
+        self.stops = self.starts[1:] + [n]
+        largest = max(b - a for a, b in zip(self.starts, self.stops, strict=True))
+        self.x_buffer = np.empty((largest, x.shape[1]), dtype=net.dtype)
         self.last_finite_loss = math.nan
 
     def epoch(self, epoch: int) -> dict[str, float]:
@@ -405,8 +417,10 @@ class _EpochRunner:
         # Overflow is caught and reported by the divergence guard, so NumPy's warnings about it
         # would only be noise.
         with np.errstate(over="ignore", invalid="ignore"):
-            for batch, start in enumerate(range(0, n, self.batch_size), start=1):
-                idx = order[start : start + self.batch_size]
+            for batch, (start, stop) in enumerate(
+                zip(self.starts, self.stops, strict=True), start=1
+            ):
+                idx = order[start:stop]
                 # gather the batch into a reused buffer: no copy of the dataset per epoch
                 xb = np.take(self.x, idx, axis=0, out=self.x_buffer[: len(idx)])
                 output = net._forward(xb, training=True)

@@ -282,3 +282,34 @@ def test_python_dash_m_and_help_for_every_command():
         env=env,
     )
     assert result.stdout.strip() == f"nnscratch {nn.__version__}"
+
+
+def test_export_writes_an_onnx_file_that_predicts_the_same(capsys, trained_run, tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="ONNX export is checked with onnxruntime")
+    target = tmp_path / "model.onnx"
+    code, out, _ = run(capsys, "export", str(trained_run / "model.npz"), str(target))
+    assert code == 0 and out.strip() == f"wrote {target}"
+    from nnscratch.data import load_mnist_sample
+
+    x = load_mnist_sample(normalize=True).x_test[:200]
+    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    onnx_proba = session.run(None, {session.get_inputs()[0].name: x})[0]
+    model = nn.Model.load(trained_run / "model.npz")
+    np.testing.assert_allclose(onnx_proba, model.predict_proba(x), atol=1e-5)
+    code, _, err = run(capsys, "export", str(tmp_path / "nothing.npz"), str(tmp_path / "x.onnx"))
+    assert code == 1 and "model file not found" in err
+
+
+def test_bench_smoke_run_reports_ratios(capsys, tmp_path):
+    pytest.importorskip("torch", reason="the benchmark compares with PyTorch")
+    code, out, _ = run(capsys, "bench", "--fast", "--out", str(tmp_path))
+    assert code == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["training"]) == {"32", "128", "512"}
+    for row in results["training"].values():
+        assert row["nnscratch"]["median"] > 0 and row["floor"]["median"] > 0
+        assert row["pytorch"]["median"] > 0
+    assert results["training"]["128"]["sklearn"]["median"] > 0
+    assert results["machine"]["blas"] and results["memory_mb"] > 0
+    table = (tmp_path / "results.md").read_text()
+    assert "nnscratch/PyTorch" in table and "FAST SMOKE RUN" in table

@@ -119,3 +119,12 @@ def test_empty_batch_and_unknown_loss():
         L.get_loss("hinge")
     with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
         L.BinaryCrossEntropy().value(np.full((2, 1), 0.5), np.array([[2.0], [0.0]]))
+
+
+def test_softmax_cross_entropy_gradient_for_rows_not_summing_to_one():
+    z = RNG.normal(size=(4, 3))
+    soft = np.array([[0.2, 0.3, 0.5], [0.0, 0.0, 2.0], [0.5, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    loss = L.SoftmaxCrossEntropy()
+    np.testing.assert_allclose(
+        loss.gradient(z, soft), numeric_grad(loss, z, soft), rtol=1e-6, atol=1e-9
+    )

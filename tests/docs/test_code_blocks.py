@@ -12,7 +12,9 @@ absent (and, like every skip, fails under ``CI=true`` through tests/conftest.py)
 * ``mnist``          the four MNIST IDX files: in ``$NNSCRATCH_DATA`` (or its ``mnist/``
                      subfolder), else in ``<repo>/../shared/data/mnist``;
 * ``saito-weights``  ``saito-sample-weight.npz``: in ``$NNSCRATCH_DATA`` or its parent folder,
-                     else in ``<repo>/../shared/data``.
+                     else in ``<repo>/../shared/data``;
+* ``package:<name>`` an optional package (an extra such as scikit-learn or onnxruntime) that
+                     must be importable.
 
 While such a block runs, ``NNSCRATCH_DATA`` names the one folder that holds what it needs, so
 the block can load the data the way a reader does (``load_mnist()``,
@@ -24,6 +26,9 @@ A second test checks that every relative link in docs/guide/*.md points to an ex
 """
 
 from __future__ import annotations
+
+import dataclasses
+import importlib.util
 
 import os
 import re
@@ -144,6 +149,12 @@ def weights_folder() -> Path | None:
 
 def data_folder_for(block: Block) -> tuple[Path | None, str | None]:
     """(the NNSCRATCH_DATA to run ``block`` with, None) or (None, the reason to skip it)."""
+    missing = [r.split(":", 1)[1] for r in block.requires
+               if r.startswith("package:") and importlib.util.find_spec(r.split(":", 1)[1]) is None]
+    if missing:
+        return None, f"optional package(s) not installed: {', '.join(missing)}"
+    packages = [r for r in block.requires if r.startswith("package:")]
+    block = dataclasses.replace(block, requires=tuple(r for r in block.requires if r not in packages))
     unknown = [r for r in block.requires if r not in KNOWN_REQUIREMENTS]
     if unknown:
         pytest.fail(

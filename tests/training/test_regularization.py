@@ -220,3 +220,23 @@ def test_schedules():
     model = nn.Model(nn.mlp([2, 4, 5], seed=0), optimizer=nn.SGD(0.4))
     model.fit(X, Y, epochs=3, verbose=0, schedule=nn.StepDecay(0.4, 1, 0.5))
     assert model.history["lr"] == [0.4, 0.2, 0.1]
+
+
+def test_batch_norm_network_trains_when_the_last_batch_has_one_sample():
+    x, y = X[:33], Y[:33]  # 33 = 32 + 1
+    model = nn.Model(nn.mlp([2, 8, 5], "relu", batch_norm=True, seed=0), optimizer=nn.Adam(0.01))
+    model.fit(x, y, epochs=2, batch_size=32, seed=0, verbose=0)
+    assert np.isfinite(model.history["loss"]).all()
+
+
+def test_copies_and_pickles_leave_scratch_buffers_behind():
+    import pickle
+
+    net = nn.mlp([784, 64, 10], seed=0)
+    net.predict(np.zeros((5000, 784), np.float32))
+    size = len(pickle.dumps(net))
+    assert size < 2 * net.n_parameters * 4 + 100_000  # parameters and gradients, no activations
+    restored = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(
+        restored.predict(np.ones((2, 784))), net.predict(np.ones((2, 784)))
+    )

@@ -444,9 +444,8 @@ def bench(args) -> int:
         )
     import runpy
 
-    sys.argv = [str(script), "--out", args.out] + (["--fast"] if args.fast else [])
-    runpy.run_path(str(script), run_name="__main__")
-    return 0
+    bench_main = runpy.run_path(str(script), run_name="nnscratch_bench")["main"]
+    return bench_main(["--out", args.out] + (["--fast"] if args.fast else []))
 
 
 __all__ = [

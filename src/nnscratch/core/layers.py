@@ -84,6 +84,18 @@ class Layer:
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         raise NotImplementedError
 
+    #: Attributes that hold what the last forward pass computed (for the backward pass); they
+    #: are not part of the model and are dropped when a layer is copied or pickled.
+    _TRANSIENT = ("_x", "_z", "_a", "_mask", "_cache")
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_buffers"] = {}
+        for key in self._TRANSIENT:
+            if key in state:
+                state[key] = None
+        return state
+
     def _buffer(self, key: str, shape: tuple[int, ...]) -> Array:
         """A scratch array reused across steps while the batch shape stays the same."""
         buf = self._buffers.get(key)

@@ -204,7 +204,7 @@ class SoftmaxCrossEntropy(Loss):
 
     ln softmax(z)_k = z_k - logsumexp(z),  logsumexp(z) = m + ln sum_j e^(z_j - m),  m = max_j z_j
     L = -1/N sum_i sum_k y_ik ln softmax(z_i)_k
-    dL/dz = (softmax(z) - y) / N
+    dL/dz = (softmax(z) - y) / N          (for target rows summing to 1, e.g. one-hot)
 
     Fusing avoids both overflow (the max is subtracted) and ln(0) (no probability is ever
     logged), and its gradient has no softmax Jacobian in it. Integer labels are used directly
@@ -237,6 +237,9 @@ class SoftmaxCrossEntropy(Loss):
         if target.ndim == 1:
             e[np.arange(n), target] -= 1.0
         else:
+            # dL/dz_i = ((sum_k y_ik) softmax(z_i) - y_i) / N: the familiar softmax - y when
+            # each target row sums to 1, and still right for soft or weighted rows that do not
+            e *= target.sum(axis=1, keepdims=True)
             e -= target
         e /= n
         return value, e

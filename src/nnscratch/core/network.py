@@ -131,6 +131,18 @@ class Sequential:
             offset += size
         self.flat_parameter = Parameter("all", flat_value, flat_grad, "mixed")
 
+    def __getstate__(self) -> dict:
+        # Pickling (and deep-copying) turns the per-layer views into independent arrays, so
+        # the flat buffer is left out and rebuilt from the layers on the way back in.
+        state = dict(self.__dict__)
+        state["flat_parameter"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if all(layer.built for layer in self.layers):
+            self._pack_parameters()
+
     def _require_built(self, what: str) -> None:
         if not self.built:
             raise RuntimeError(
