@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-
 import os
 import re
 import sys
@@ -149,12 +148,17 @@ def weights_folder() -> Path | None:
 
 def data_folder_for(block: Block) -> tuple[Path | None, str | None]:
     """(the NNSCRATCH_DATA to run ``block`` with, None) or (None, the reason to skip it)."""
-    missing = [r.split(":", 1)[1] for r in block.requires
-               if r.startswith("package:") and importlib.util.find_spec(r.split(":", 1)[1]) is None]
+    missing = [
+        r.split(":", 1)[1]
+        for r in block.requires
+        if r.startswith("package:") and importlib.util.find_spec(r.split(":", 1)[1]) is None
+    ]
     if missing:
         return None, f"optional package(s) not installed: {', '.join(missing)}"
     packages = [r for r in block.requires if r.startswith("package:")]
-    block = dataclasses.replace(block, requires=tuple(r for r in block.requires if r not in packages))
+    block = dataclasses.replace(
+        block, requires=tuple(r for r in block.requires if r not in packages)
+    )
     unknown = [r for r in block.requires if r not in KNOWN_REQUIREMENTS]
     if unknown:
         pytest.fail(
