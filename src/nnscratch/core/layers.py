@@ -97,12 +97,17 @@ class Layer:
         return state
 
     def _buffer(self, key: str, shape: tuple[int, ...]) -> Array:
-        """A scratch array reused across steps while the batch shape stays the same."""
+        """A scratch array of ``shape`` reused across calls.
+
+        One allocation serves every batch up to the largest seen so far (a view of its first
+        rows is returned), so an epoch's smaller last batch or a final inference chunk does
+        not allocate fresh memory, whose first touch costs page faults.
+        """
         buf = self._buffers.get(key)
-        if buf is None or buf.shape != shape:
+        if buf is None or buf.shape[1:] != shape[1:] or buf.shape[0] < shape[0]:
             buf = np.empty(shape, dtype=self.dtype)
             self._buffers[key] = buf
-        return buf
+        return buf[: shape[0]]
 
     # -- description -------------------------------------------------------------------------
     def config(self) -> dict:

@@ -25,7 +25,7 @@ from .layers import (
     layer_config,
     layer_from_config,
 )
-from .validation import check_input
+from .validation import check_finite, check_input
 
 Array = np.ndarray
 
@@ -233,16 +233,18 @@ class Sequential:
     def predict(self, x: Array, batch_size: int | None = PREDICT_BATCH) -> Array:
         """Raw outputs for any number of samples, computed ``batch_size`` rows at a time."""
         self._require_built("predict")
-        x = check_input(x, self.input_dim, f"{self.describe_layer(0)} (the network input)")
-        n = len(x)
-        if batch_size is None or batch_size >= n:
-            return self._forward(x.astype(self.dtype, copy=False), False).copy()
-        if batch_size < 1:
+        where = f"{self.describe_layer(0)} (the network input)"
+        x = check_input(x, self.input_dim, where, finite=False)
+        if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        n = len(x)
+        step = n if batch_size is None else batch_size
         out = np.empty((n, self.output_dim), dtype=self.dtype)
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            out[start:stop] = self._forward(x[start:stop].astype(self.dtype, copy=False), False)
+        for start in range(0, n, step):
+            chunk = x[start : start + step].astype(self.dtype, copy=False)
+            # checked chunk by chunk: the rows are then still in cache for the first product
+            check_finite(chunk, "x", where)
+            out[start : start + step] = self._forward(chunk, False)
         return out
 
     __call__ = predict
