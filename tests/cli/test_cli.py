@@ -313,3 +313,45 @@ def test_bench_smoke_run_reports_ratios(capsys, tmp_path):
     assert results["machine"]["blas"] and results["memory_mb"] > 0
     table = (tmp_path / "results.md").read_text()
     assert "nnscratch/PyTorch" in table and "FAST SMOKE RUN" in table
+
+
+def test_playground_serves_on_loopback_and_stops_on_ctrl_c():
+    import os
+    import re
+    import signal
+    import urllib.request
+
+    pytest.importorskip("starlette", reason="the playground needs the web extra")
+    pytest.importorskip("uvicorn", reason="the playground needs the web extra")
+    paths = [str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in paths if p),
+        "PYTHONUNBUFFERED": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nnscratch", "playground", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        url = None
+        for _ in range(50):  # the address line comes first; bounded wait
+            line = proc.stdout.readline()
+            match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+            if match:
+                url = match.group(0)
+                break
+        assert url is not None, "no address printed"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            page = response.read().decode()
+        assert response.status == 200 and "<html" in page.lower()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "playground stopped" in out and "Traceback" not in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

@@ -431,7 +431,10 @@ def export(args) -> int:
 def playground(args) -> int:
     from ..web import serve
 
-    serve(host=args.host, port=args.port, open_browser=args.open)
+    try:
+        serve(host=args.host, port=args.port, open_browser=args.open)
+    except KeyboardInterrupt:  # Ctrl+C is how a user stops the server: a normal exit
+        print("playground stopped")
     return 0
 
 

@@ -1,0 +1,119 @@
+"""Looking inside a network: per-layer activations, gradient norms, dead units, memory.
+
+These helpers use only the library's public layer interface (``layer.forward``, ``Dense.W``,
+``Dense.activation``) and are called with the owning session's lock held: a layer's forward
+pass writes into buffers the layer keeps between calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..core.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer
+from ..core.network import Sequential
+from ..model import Model
+
+#: Activations whose outputs lie in a fixed range (drawn on that range, not per-neuron).
+BOUNDED = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0)}
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def activation_name(layer: Layer) -> str | None:
+    """The name of the non-linearity a layer applies, if any."""
+    act = getattr(layer, "activation", None)
+    return None if act is None else act.name
+
+
+def layer_outputs(net: Sequential, x: np.ndarray) -> list[tuple[int, Layer, np.ndarray]]:
+    """Run the network one layer at a time (inference mode); return each layer's output.
+
+    Dropout layers (the identity at inference) are skipped. The returned arrays are copies.
+    """
+    a = np.ascontiguousarray(x, dtype=net.dtype)
+    outputs = []
+    for index, layer in enumerate(net.layers):
+        a = layer.forward(a, training=False)
+        if not isinstance(layer, Dropout):
+            outputs.append((index, layer, np.array(a, copy=True)))
+    return outputs
+
+
+def hidden_outputs(net: Sequential, x: np.ndarray) -> list[tuple[int, Layer, np.ndarray]]:
+    """The outputs of the hidden layers: every layer's output except the network's last.
+
+    A layer followed by its own activation layer (batch-norm networks) is represented by the
+    activation layer's output, which is what the next layer sees.
+    """
+    outputs = layer_outputs(net, x)[:-1]
+    shown = []
+    for i, (index, layer, out) in enumerate(outputs):
+        nxt = outputs[i + 1][1] if i + 1 < len(outputs) else None
+        if isinstance(nxt, (ActivationLayer, BatchNorm)):
+            continue  # its non-linear output comes next
+        shown.append((index, layer, out))
+    return shown
+
+
+def gradient_norms(model: Model, x: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
+    """||dL/dW|| (Frobenius) of every Dense layer on one probe batch (inference mode).
+
+    The gradients are those of the data loss alone (no regularization term), computed with a
+    fresh forward and backward pass; training overwrites them at its next step.
+    """
+    net = model.network
+    xb = np.ascontiguousarray(x, dtype=net.dtype)
+    output = net._forward(xb, training=False)
+    target = model.loss.prepare_target(output, y)
+    _, grad = model.loss.compute(output, target)
+    net.backward(grad, need_input_grad=False)
+    norms = []
+    for index, layer in enumerate(net.layers):
+        if isinstance(layer, Dense):
+            g = layer.W.grad
+            w = layer.W.value
+            norms.append(
+                {
+                    "layer": index,
+                    "name": layer.describe(),
+                    "grad_norm": _finite(np.sqrt(np.vdot(g, g))),
+                    "weight_norm": _finite(np.sqrt(np.vdot(w, w))),
+                }
+            )
+    return norms
+
+
+def dead_units(net: Sequential, x: np.ndarray) -> list[dict[str, Any]]:
+    """Per hidden layer: the share of units that output 0 for every probe sample.
+
+    A ReLU unit that is zero for every input gets no gradient and never recovers ("dead").
+    The share is reported for ReLU layers only (``None`` for other activations).
+    """
+    result = []
+    for index, layer, out in hidden_outputs(net, x):
+        name = activation_name(layer)
+        share = float(np.mean(np.all(out <= 0, axis=0))) if name == "relu" else None
+        result.append(
+            {"layer": index, "name": layer.describe(), "activation": name, "dead_share": share}
+        )
+    return result
+
+
+def training_bytes(sizes: Sequence[int], n_samples: int, batch_size: int, n_eval: int) -> int:
+    """A generous estimate of the memory a session needs to train an MLP of ``sizes``.
+
+    Parameters with their gradients, the divergence guard's snapshot and up to three
+    optimizer slots (6 copies); per-layer buffers for a training batch (Z, A, dZ, dX, a dropout
+    mask: 5 copies) and for evaluation in chunks of up to 10,000 rows (3 copies); the data.
+    """
+    params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
+    width = sum(sizes)
+    batch = min(batch_size, max(1, n_samples))
+    chunk = min(10_000, max(1, n_eval))
+    return 4 * (6 * params + 5 * batch * width + 3 * chunk * width + 2 * n_samples * sizes[0])

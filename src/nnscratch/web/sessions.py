@@ -1,0 +1,465 @@
+"""Sessions: one per browser tab, each with its own model, data and training thread.
+
+A :class:`Session` owns everything one tab works on. Its model and data are guarded by one
+lock (``session.lock``); training runs in a worker thread of its own while the session is
+playing, one chunk of epochs at a time, so a request to that session waits at most for the
+current chunk and requests to other sessions never wait for it. A server-wide semaphore limits
+how many sessions compute at the same moment (``Settings.training_workers``), so many playing
+tabs share the cores instead of thrashing them.
+
+The :class:`SessionManager` bounds the number of sessions, closes idle ones (its ``reap`` is
+called by a background task) and makes room for new tabs by closing the least recently used
+session that has no open connection.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ..training.errors import TrainingDivergedError
+from .settings import MAX_EPOCHS_PER_STEP, Settings
+from .validation import ParamError, as_int
+
+log = logging.getLogger("nnscratch.web")
+
+
+# -- small helpers shared by the session kinds -----------------------------------------------
+def finite(value: Any) -> float | None:
+    """A JSON-safe float: NaN and infinities (a diverged loss) become ``None``."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def b64(array: np.ndarray) -> str:
+    """Base64 of a uint8 array's bytes (how images and heatmaps travel in JSON)."""
+    return base64.b64encode(np.ascontiguousarray(array, dtype=np.uint8).tobytes()).decode("ascii")
+
+
+def to_uint8(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Map ``values`` from [lo, hi] to 0..255 (clipped); a flat range maps to 128."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo < 1e-12:
+        return np.full(values.shape, 128, dtype=np.uint8)
+    scaled = (np.nan_to_num(values, nan=lo) - lo) * (255.0 / (hi - lo))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Cursor:
+    """What one connection has already received, so frames carry only what is new."""
+
+    generation: int = -1
+    curve_version: int = -1
+    sent: int = 0
+    visual_version: int = -1
+
+
+class Curves:
+    """Per-epoch series (losses, accuracies) with bounded memory.
+
+    Past ``max_points`` points, every other point is dropped and only epochs that are multiples
+    of the doubled stride are recorded from then on: a session that trains for a million epochs
+    keeps a few thousand evenly spaced points. ``version`` changes when points are dropped, so
+    clients know to fetch the series again instead of appending.
+    """
+
+    def __init__(self, names: tuple[str, ...], max_points: int = 4000) -> None:
+        self.names = names
+        self.max_points = max_points
+        self.clear()
+
+    def clear(self) -> None:
+        self.epochs: list[int] = []
+        self.values: dict[str, list[float | None]] = {n: [] for n in self.names}
+        self.stride = 1
+        self.version = getattr(self, "version", 0) + 1
+
+    def add(self, epoch: int, **values: float | None) -> None:
+        if epoch % self.stride and self.epochs:
+            return
+        self.epochs.append(int(epoch))
+        for name in self.names:
+            self.values[name].append(finite(values.get(name)))
+        if len(self.epochs) > self.max_points:
+            self.stride *= 2
+            keep = [i for i, e in enumerate(self.epochs) if e % self.stride == 0 or i == 0]
+            self.epochs = [self.epochs[i] for i in keep]
+            for name in self.names:
+                self.values[name] = [self.values[name][i] for i in keep]
+            self.version += 1
+
+    def last(self, name: str) -> float | None:
+        series = self.values[name]
+        return series[-1] if series else None
+
+    def delta(self, cursor: Cursor) -> dict[str, Any]:
+        """The points ``cursor`` has not seen (all of them after a reset or a thinning)."""
+        reset = cursor.curve_version != self.version
+        start = 0 if reset else min(cursor.sent, len(self.epochs))
+        cursor.curve_version, cursor.sent = self.version, len(self.epochs)
+        out: dict[str, Any] = {"reset": reset, "epochs": self.epochs[start:]}
+        for name in self.names:
+            out[name] = self.values[name][start:]
+        return out
+
+
+# -- the session base class ------------------------------------------------------------------
+class Session:
+    """A tab's state and its training worker. Subclasses implement the ``_``-hooks."""
+
+    kind = "session"
+
+    def __init__(self, sid: str, settings: Settings, compute: threading.Semaphore) -> None:
+        self.id = sid
+        self.settings = settings
+        self.created = self.last_seen = time.monotonic()
+        self.sockets = 0
+        #: Guards the model, the data and the curves.
+        self.lock = threading.RLock()
+        self._state_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._compute = compute
+        self._thread: threading.Thread | None = None
+        self._listeners: dict[int, Callable[[], None]] = {}
+        self._next_listener = 0
+        self.playing = False
+        self.closed = False
+        #: A message for the user about the last thing that went wrong (divergence...).
+        self.notice: str | None = None
+        #: Increases each time the data or the model is rebuilt (clients redraw everything).
+        self.generation = 0
+
+    # -- activity ----------------------------------------------------------------------------
+    def touch(self) -> None:
+        self.last_seen = time.monotonic()
+
+    def idle_for(self, now: float) -> float:
+        return 0.0 if self.sockets else now - self.last_seen
+
+    def attended(self, now: float) -> bool:
+        return self.sockets > 0 or now - self.last_seen < self.settings.unattended_timeout
+
+    def add_listener(self, callback: Callable[[], None]) -> int:
+        """Call ``callback`` (from any thread) whenever the session has something new."""
+        with self._state_lock:
+            self._next_listener += 1
+            self._listeners[self._next_listener] = callback
+            return self._next_listener
+
+    def remove_listener(self, token: int) -> None:
+        with self._state_lock:
+            self._listeners.pop(token, None)
+
+    def notify(self) -> None:
+        with self._state_lock:
+            callbacks = list(self._listeners.values())
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # a listener whose loop is gone must not stop training
+                log.debug("session %s: a listener failed", self.id, exc_info=True)
+
+    # -- commands ----------------------------------------------------------------------------
+    def command(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Run one client command (``{"type": ..., ...}``) and return its result."""
+        kind = message.get("type")
+        if kind == "config":
+            if "params" not in message:
+                raise ParamError("a config message needs 'params': {name: value, ...}", status=400)
+            return self.configure(message["params"])
+        if kind == "control":
+            return self.control(message.get("action"), message)
+        if kind == "state":
+            return self.state()
+        handler = self._extra_commands().get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            known = ["config", "control", "state", *self._extra_commands()]
+            raise ParamError(
+                f"unknown message type {kind!r}; expected one of {', '.join(known)}", "type", 400
+            )
+        return handler(message)
+
+    def _extra_commands(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        return {}
+
+    def control(self, action: Any, message: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``play``, ``pause``, ``step`` (``epochs``: how many, 1 by default) or ``reset``."""
+        message = message or {}
+        if action == "play":
+            self.play()
+        elif action == "pause":
+            self.pause()
+        elif action == "step":
+            epochs = as_int(message.get("epochs", 1), "epochs", 1, MAX_EPOCHS_PER_STEP)
+            self.pause()
+            self.step(epochs)
+        elif action == "reset":
+            self._check_open()
+            with self.lock:
+                self.notice = None
+                self._rebuild("model")
+            self.notify()
+        else:
+            raise ParamError(
+                f"action must be one of play, pause, step, reset; got {action!r}", "action", 400
+            )
+        return self.state()
+
+    def play(self) -> None:
+        self._check_open()
+        with self._state_lock:
+            self.playing = True
+            self.notice = None
+            self._on_play()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"nnscratch-train-{self.id[:8]}", daemon=True
+                )
+                self._thread.start()
+        self.notify()
+
+    def pause(self, notice: str | None = None) -> None:
+        with self._state_lock:
+            was_playing = self.playing
+            self.playing = False
+            if notice:
+                self.notice = notice
+        self._wake.set()
+        if was_playing or notice:
+            self.notify()
+
+    def step(self, epochs: int = 1) -> None:
+        """Train ``epochs`` epochs now (in the caller's thread), then publish a frame."""
+        self._check_open()
+        with self._compute, self.lock:
+            self.notice = None
+            self._guarded(partial(self._train_epochs, epochs))
+            self._refresh_visuals()
+        self.notify()
+
+    def close(self) -> None:
+        """Stop training and release the session (idempotent)."""
+        with self._state_lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.playing = False
+            thread = self._thread
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        self.notify()
+        with self._state_lock:
+            self._listeners.clear()
+        with self.lock:
+            self._release()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ParamError("this session has been closed; start a new one", status=404)
+
+    # -- the worker thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        interval = self._frame_interval()
+        while True:
+            with self._state_lock:
+                if not self.playing or self.closed:
+                    self._thread = None
+                    return
+            self._wake.clear()
+            if not self.attended(time.monotonic()):
+                self.pause(
+                    f"paused: no client for {self.settings.unattended_timeout:g} s "
+                    "(press play to go on)"
+                )
+                continue
+            started = time.monotonic()
+            changed = False
+            try:
+                with self._compute, self.lock:
+                    if self.playing and not self.closed:
+                        changed = self._guarded(partial(self._train_chunk, started + interval))
+                        if changed:
+                            self._refresh_visuals()
+            except Exception:  # never leave a session hung: report and pause
+                log.exception("session %s: training failed", self.id)
+                self.pause("training stopped by an internal error (see the server log)")
+            if changed:
+                self.notify()
+            delay = max(0.005, interval - (time.monotonic() - started))
+            self._wake.wait(delay)
+
+    def _guarded(self, work: Callable[[], bool | None]) -> bool:
+        """Run training work; a divergence pauses the session with the library's message."""
+        try:
+            return bool(work())
+        except TrainingDivergedError as exc:
+            with self._state_lock:
+                self.playing = False
+                self.notice = str(exc)
+            return True
+
+    def _frame_interval(self) -> float:
+        return self.settings.frame_interval
+
+    # -- hooks -------------------------------------------------------------------------------
+    def _on_play(self) -> None:
+        """Called (under the state lock) when play starts."""
+
+    def _train_chunk(self, deadline: float) -> bool:
+        """Train while playing until ``deadline``; return whether anything changed."""
+        raise NotImplementedError
+
+    def _train_epochs(self, epochs: int) -> bool:
+        """Train ``epochs`` epochs, stopping early at the server's time limit for one step."""
+        limit = self.settings.max_step_seconds
+        deadline = time.monotonic() + limit
+        for done in range(1, epochs + 1):
+            self._one_epoch()
+            if done < epochs and time.monotonic() > deadline:
+                self.notice = (
+                    f"step stopped after {done} of {epochs} epochs: one step may take at most "
+                    f"{limit:g} s on this server"
+                )
+                break
+        return True
+
+    def _one_epoch(self) -> None:
+        """Train one epoch and record its losses (called with the lock held)."""
+        raise NotImplementedError
+
+    def _refresh_visuals(self) -> None:
+        """Recompute what frames show after the model changed (called with the lock held)."""
+
+    def _rebuild(self, scope: str) -> None:
+        """Rebuild the data (``"data"``) or only the model (``"model"``); resets training."""
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Drop large arrays when the session closes."""
+
+    def configure(self, params: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def frame(self, cursor: Cursor) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def status(self) -> dict[str, Any]:
+        """The fields every state and frame carries."""
+        return {
+            "session": self.id,
+            "kind": self.kind,
+            "playing": self.playing,
+            "closed": self.closed,
+            "notice": self.notice,
+            "generation": self.generation,
+        }
+
+
+SessionFactory = Callable[[str, Settings, threading.Semaphore, dict[str, Any]], Session]
+
+
+class SessionManager:
+    """Creates, finds, bounds and expires sessions."""
+
+    def __init__(self, settings: Settings, factories: dict[str, SessionFactory]) -> None:
+        self.settings = settings
+        self.factories = factories
+        self.compute = threading.BoundedSemaphore(settings.training_workers)
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    def create(self, kind: Any, params: Any = None) -> Session:
+        """A new session of ``kind`` configured with ``params`` (validated first)."""
+        if not isinstance(kind, str) or kind not in self.factories:
+            raise ParamError(
+                f"kind must be one of {', '.join(self.factories)}; got {kind!r}", "kind"
+            )
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise ParamError("params must be a JSON object", "params", 400)
+        self._make_room()
+        sid = secrets.token_urlsafe(18)
+        session = self.factories[kind](sid, self.settings, self.compute, params)
+        with self._lock:
+            self._sessions[sid] = session
+        log.info("session %s (%s) created; %d open", sid[:8], kind, len(self._sessions))
+        return session
+
+    def _make_room(self) -> None:
+        with self._lock:
+            if len(self._sessions) < self.settings.max_sessions:
+                return
+            idle = [s for s in self._sessions.values() if s.sockets == 0]
+            if not idle:
+                raise ParamError(
+                    f"the server is full ({self.settings.max_sessions} sessions, all in use); "
+                    "close a tab or try again later",
+                    status=503,
+                )
+            victim = min(idle, key=lambda s: s.last_seen)
+            del self._sessions[victim.id]
+        log.info("session %s closed to make room", victim.id[:8])
+        victim.close()
+
+    def get(self, sid: str) -> Session:
+        with self._lock:
+            session = self._sessions.get(sid)
+        if session is None or session.closed:
+            raise ParamError(
+                "no such session (it may have expired); reload the page to start a new one",
+                status=404,
+            )
+        session.touch()
+        return session
+
+    def delete(self, sid: str) -> None:
+        with self._lock:
+            session = self._sessions.pop(sid, None)
+        if session is None:
+            raise ParamError("no such session", status=404)
+        session.close()
+
+    def reap(self, now: float | None = None) -> list[str]:
+        """Close sessions idle for longer than ``idle_timeout``; return their ids."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            expired = [
+                s
+                for s in self._sessions.values()
+                if s.closed or s.idle_for(now) > self.settings.idle_timeout
+            ]
+            for s in expired:
+                del self._sessions[s.id]
+        for s in expired:
+            log.info("session %s expired", s.id[:8])
+            s.close()
+        return [s.id for s in expired]
+
+    def close_all(self) -> None:
+        with self._lock:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for s in sessions:
+            s.close()
