@@ -210,7 +210,9 @@ def memory_probe(fast: bool) -> None:
     # VmHWM is this address space's peak; getrusage's ru_maxrss would carry over the peak of
     # the (PyTorch-laden) parent through fork.
     status = Path("/proc/self/status").read_text()
-    peak_kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    peak_kib = next(
+        int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")
+    )
     print(peak_kib / 1024)
 
 
