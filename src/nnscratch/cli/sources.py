@@ -13,18 +13,6 @@ from ..data import DATASET_NAMES, load_dataset, train_val_split
 from ..data.errors import InvalidDatasetError
 
 IMAGE_DATASETS = ("mnist-sample", "mnist", "fashion-mnist")
-FASHION_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
 
 
 @dataclass
@@ -65,7 +53,6 @@ def load(
         if key != "mnist-sample":
             options.update(path=data_dir, progress=True)
         ds = load_dataset(key, **options)
-        names = FASHION_CLASSES if key == "fashion-mnist" else tuple(str(d) for d in range(10))
         return Data(
             key,
             ds.x_train,
@@ -73,7 +60,7 @@ def load(
             ds.x_test,
             ds.y_test.astype(np.int64),
             (28, 28),
-            names,
+            tuple(ds.class_names),
             ds.source,
         )
     if key in DATASET_NAMES:

@@ -219,11 +219,7 @@ class AdaGrad(Optimizer):
             s, tmp = st["sum_sq"], st["tmp"]
             np.multiply(g, g, out=tmp)
             s += tmp
-            np.sqrt(s, out=tmp)
-            tmp += self.eps
-            np.divide(g, tmp, out=tmp)
-            tmp *= self.learning_rate
-            p.value -= tmp
+            _adaptive_step(p.value, g, s, self.eps, self.learning_rate, tmp)
 
     def config(self) -> dict:
         return {**super().config(), "eps": self.eps}
@@ -259,11 +255,7 @@ class RMSProp(Optimizer):
             tmp *= 1.0 - rho
             s *= rho
             s += tmp
-            np.sqrt(s, out=tmp)
-            tmp += self.eps
-            np.divide(g, tmp, out=tmp)
-            tmp *= self.learning_rate
-            p.value -= tmp
+            _adaptive_step(p.value, g, s, self.eps, self.learning_rate, tmp)
 
     def config(self) -> dict:
         return {**super().config(), "rho": self.rho, "eps": self.eps}
@@ -321,11 +313,7 @@ class Adam(Optimizer):
             np.multiply(g, g, out=tmp)
             v *= b2
             v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += self.eps / c_v
-            np.divide(m, tmp, out=tmp)
-            tmp *= c_m / c_v
-            p.value -= tmp
+            _adaptive_step(p.value, m, v, self.eps / c_v, c_m / c_v, tmp)
 
     def config(self) -> dict:
         return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
@@ -358,6 +346,18 @@ class AdamW(Adam):
 
     def _grad_with_l2(self, p: Parameter, slot: dict[str, Array]) -> Array:
         return p.grad
+
+
+def _adaptive_step(
+    theta: Array, numerator: Array, second_moment: Array, eps: float, rate: float, tmp: Array
+) -> None:
+    """theta <- theta - rate * numerator / (sqrt(second_moment) + eps), in place, with ``tmp`` as
+    the only scratch array: the step shared by AdaGrad, RMSProp and Adam."""
+    np.sqrt(second_moment, out=tmp)
+    tmp += eps
+    np.divide(numerator, tmp, out=tmp)
+    tmp *= rate
+    theta -= tmp
 
 
 def _positive(value: float, name: str) -> float:

@@ -39,7 +39,7 @@ from ..training.optimizers import get_optimizer
 from ..training.regularizers import L1, L2
 from . import netinfo
 from .playground import ACTIVATIONS, LOSSES, OPTIMIZERS, REGULARIZATION
-from .sessions import Cursor, Curves, Session, b64, finite, to_uint8
+from .sessions import Cursor, Curves, ModelSession, b64, finite, to_uint8
 from .settings import MAX_HIDDEN_LAYERS, MAX_UNITS, Settings
 from .validation import (
     Field,
@@ -157,7 +157,7 @@ def _decode_image(message: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8).reshape(h, w)
 
 
-class DigitsSession(Session):
+class DigitsSession(ModelSession):
     """One tab of the digits page."""
 
     kind = "digits"
@@ -396,28 +396,11 @@ class DigitsSession(Session):
     def _frame_interval(self) -> float:
         return self.settings.digits_frame_interval
 
-    def _one_epoch(self) -> None:
-        cfg = self.config
-        self.model.fit(
-            self.x_train,
-            self.y_train,
-            epochs=1,
-            batch_size=min(cfg["batch_size"], len(self.x_train)),
-            seed=cfg["seed"],
-            verbose=0,
-        )
-        self._record()
-
-    def _record(self) -> None:
-        train = self.model.evaluate(self.x_eval, self.y_eval)
-        test = self.model.evaluate(self.x_test, self.y_test)
-        self.curves.add(
-            self.model.epoch,
-            train_loss=train["loss"],
-            test_loss=test["loss"],
-            train_accuracy=train.get("accuracy"),
-            test_accuracy=test.get("accuracy"),
-        )
+    def _train_eval_data(self):
+        return (
+            self.x_eval,
+            self.y_eval,
+        )  # a fixed subset: evaluating all of MNIST each epoch is slow
 
     def _train_chunk(self, deadline: float) -> bool:
         done = 0

@@ -31,7 +31,7 @@ from ..training.optimizers import get_optimizer
 from ..training.regularizers import L1, L2
 from . import netinfo
 from .csvdata import parse_csv
-from .sessions import Cursor, Curves, Session, b64, finite, to_uint8
+from .sessions import Cursor, Curves, ModelSession, b64, finite, to_uint8
 from .settings import MAX_CLASSES, MAX_HIDDEN_LAYERS, MAX_POINTS, MAX_UNITS, Settings
 from .validation import (
     Field,
@@ -223,7 +223,7 @@ def make_dataset(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[s
     return x.astype(np.float32), y.astype(np.int64), [str(i) for i in range(k)]
 
 
-class PlaygroundSession(Session):
+class PlaygroundSession(ModelSession):
     """One tab of the 2-D playground."""
 
     kind = "playground"
@@ -392,29 +392,6 @@ class PlaygroundSession(Session):
     def _on_play(self) -> None:
         self._credit = 1.0
         self._last_tick = time.monotonic()
-
-    def _one_epoch(self) -> None:
-        cfg = self.config
-        self.model.fit(
-            self.x_train,
-            self.y_train,
-            epochs=1,
-            batch_size=min(cfg["batch_size"], len(self.x_train)),
-            seed=cfg["seed"],
-            verbose=0,
-        )
-        self._record()
-
-    def _record(self) -> None:
-        train = self.model.evaluate(self.x_train, self.y_train)
-        test = self.model.evaluate(self.x_test, self.y_test)
-        self.curves.add(
-            self.model.epoch,
-            train_loss=train["loss"],
-            test_loss=test["loss"],
-            train_accuracy=train.get("accuracy"),
-            test_accuracy=test.get("accuracy"),
-        )
 
     def _train_chunk(self, deadline: float) -> bool:
         now = time.monotonic()

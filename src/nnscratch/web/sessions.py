@@ -372,6 +372,38 @@ class Session:
         }
 
 
+class ModelSession(Session):
+    """A session that trains an ``nnscratch.Model`` (``self.model``) one epoch at a time on
+    ``self.x_train`` / ``self.y_train`` and plots train and test curves."""
+
+    def _train_eval_data(self) -> tuple[Any, Any]:
+        """The training samples whose loss is plotted (all of them unless overridden)."""
+        return self.x_train, self.y_train
+
+    def _one_epoch(self) -> None:
+        cfg = self.config
+        self.model.fit(
+            self.x_train,
+            self.y_train,
+            epochs=1,
+            batch_size=min(cfg["batch_size"], len(self.x_train)),
+            seed=cfg["seed"],
+            verbose=0,
+        )
+        self._record()
+
+    def _record(self) -> None:
+        train = self.model.evaluate(*self._train_eval_data())
+        test = self.model.evaluate(self.x_test, self.y_test)
+        self.curves.add(
+            self.model.epoch,
+            train_loss=train["loss"],
+            test_loss=test["loss"],
+            train_accuracy=train.get("accuracy"),
+            test_accuracy=test.get("accuracy"),
+        )
+
+
 SessionFactory = Callable[[str, Settings, threading.Semaphore, dict[str, Any]], Session]
 
 
