@@ -209,15 +209,15 @@ def _plots(model: Model, data: sources.Data, out: Path, fmt: str, quiet: bool) -
             metrics = ("loss", "accuracy") if "accuracy" in model.history else ("loss",)
             save(plots.plot_history(model.history, metrics=metrics), "history")
         if model.classifier and model.network.output_dim > 1:
-            cm = confusion_matrix(data.y_test, model.predict(data.x_test), model.network.output_dim)
+            predicted = model.predict(data.x_test)
+            cm = confusion_matrix(data.y_test, predicted, model.network.output_dim)
             save(plots.plot_confusion_matrix(cm, class_names=data.class_names), "confusion_matrix")
             if data.image_shape is not None:
                 save(
                     plots.plot_first_layer_weights(model, shape=data.image_shape),
                     "first_layer_weights",
                 )
-                wrong = model.predict(data.x_test) != data.y_test
-                if wrong.any():
+                if np.any(predicted != data.y_test):
                     save(
                         plots.plot_most_confident_errors(
                             model, data.x_test, data.y_test, shape=data.image_shape
