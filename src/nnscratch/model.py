@@ -140,6 +140,9 @@ class Model:
         resumed from a checkpoint, continue that stream, so an interrupted run that is resumed
         ends bitwise-identical to an uninterrupted one.
 
+        ``validation_split`` holds out the *last* fraction of the samples, before any
+        shuffling, as Keras does: shuffle the data first if it is ordered by class.
+
         Logged per epoch: ``loss`` (mean over the epoch's batches, or their sum for a summed
         cost such as SSE, plus the regularization penalty), the metric (``accuracy`` for
         classifiers; like the loss, a running value over the epoch's batches while the weights
@@ -167,12 +170,9 @@ class Model:
             net.build(x.shape[1])
         x = check_input(x, net.input_dim, f"fit ({net.describe_layer(0)})", net.dtype)
         y_all = np.asarray(y)
-        if y_all.ndim == 1 and y_all.dtype.kind in "iu" and self._n_outputs > 1:
-            self.classifier = True
-        if len(y_all) != len(x) if y_all.ndim else True:
-            raise ValueError(
-                f"x has {len(x)} samples but y has {len(y_all) if y_all.ndim else 0}: they must match"
-            )
+        n_targets = len(y_all) if y_all.ndim else 0
+        if n_targets != len(x):
+            raise ValueError(f"x has {len(x)} samples but y has {n_targets}: they must match")
         if validation_split:
             n_val = int(round(len(x) * validation_split))
             if n_val < 1 or n_val >= len(x):
@@ -182,6 +182,8 @@ class Model:
             validation_data = (x[-n_val:], y_all[-n_val:])
             x, y_all = x[:-n_val], y_all[:-n_val]
         y_train = self._prepare_targets(x, y_all, "y")
+        if y_all.ndim == 1 and y_all.dtype.kind in "iu" and self._n_outputs > 1:
+            self.classifier = True  # class labels, even under a regression loss (seed 000)
         labels = self._labels(y_train)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
