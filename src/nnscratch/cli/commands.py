@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from ..core.activations import ACTIVATIONS
 from ..core.losses import LOSSES
 from ..core.network import Sequential, mlp
@@ -462,5 +461,4 @@ __all__ = [
     "export",
     "playground",
     "bench",
-    "__version__",
 ]

@@ -455,15 +455,6 @@ class DigitsSession(ModelSession):
             "model_source": self.model_source,
         }
 
-    def state(self) -> dict[str, Any]:
-        with self.lock:
-            return {
-                **self.status(),
-                "config": dict(self.config),
-                "metrics": self._metrics(),
-                "architecture": self.model.network.summary(print_fn=None),
-            }
-
     def frame(self, cursor: Cursor) -> dict[str, Any]:
         with self.lock:
             out: dict[str, Any] = {"type": "frame", **self.status()}

@@ -492,15 +492,6 @@ class PlaygroundSession(ModelSession):
             "n_test": int(len(self.x_test)),
         }
 
-    def state(self) -> dict[str, Any]:
-        with self.lock:
-            return {
-                **self.status(),
-                "config": dict(self.config),
-                "metrics": self._metrics(),
-                "architecture": self.model.network.summary(print_fn=None),
-            }
-
     def frame(self, cursor: Cursor) -> dict[str, Any]:
         with self.lock:
             out: dict[str, Any] = {"type": "frame", **self.status()}

@@ -392,6 +392,15 @@ class ModelSession(Session):
         )
         self._record()
 
+    def state(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                **self.status(),
+                "config": dict(self.config),
+                "metrics": self._metrics(),
+                "architecture": self.model.network.summary(print_fn=None),
+            }
+
     def _record(self) -> None:
         train = self.model.evaluate(*self._train_eval_data())
         test = self.model.evaluate(self.x_test, self.y_test)
