@@ -382,6 +382,11 @@ class _EpochRunner:
     Holds what is reused across batches and epochs of one ``fit`` call: two batch buffers, the
     parameter snapshot of the divergence guard, and the last finite loss.
 
+    The divergence guard checks every batch's loss; when it is NaN or infinite, the weights go
+    back to the snapshot, which is taken every ``SNAPSHOT_EVERY`` batches just before an update
+    whose loss was finite. Copying every parameter at every batch would cost 2-3% of an MNIST
+    epoch; a snapshot at most 16 batches old serves as well to stop in a finite state.
+
     Speed: gathering a large batch's rows from random places of the dataset is memory-bound
     (about 0.35 ms for 512 MNIST rows), and so is the optimizer step that follows the backward
     pass, which runs on one core. So for batches of 1 MB or more, the next batch is gathered
@@ -389,6 +394,7 @@ class _EpochRunner:
     """
 
     PREFETCH_BYTES = 1 << 20
+    SNAPSHOT_EVERY = 16
 
     def __init__(
         self,
@@ -405,7 +411,9 @@ class _EpochRunner:
         net = model.network
         self.flat = net.flat_parameter
         self.layer_params = net.parameters()
-        self.snapshot = np.empty_like(self.flat.value)
+        self.snapshot = self.flat.value.copy()
+        # which batch the snapshot precedes
+        self.snapshot_label = f"epoch {model.epoch + 1}, batch 1"
         n = len(x)
         starts = list(range(0, n, batch_size))
         if (
@@ -456,7 +464,9 @@ class _EpochRunner:
                         self._diverged(epoch, batch + 1, value)
                     self.last_finite_loss = value
                     loss_sum += value if model.loss.sums_over_batch else value * len(idx)
-                    np.copyto(self.snapshot, self.flat.value)  # the last finite state
+                    if batch % self.SNAPSHOT_EVERY == 0:
+                        np.copyto(self.snapshot, self.flat.value)  # a finite state
+                        self.snapshot_label = f"epoch {epoch}, batch {batch + 1}"
                     net.backward(grad, need_input_grad=False)
                     if self.pool is not None and batch + 1 < len(self.batches):
                         upcoming = self.pool.submit(self._gather, order, batch + 1)
@@ -504,6 +514,6 @@ class _EpochRunner:
         raise TrainingDivergedError(
             f"training diverged at epoch {epoch}, batch {batch}: the loss became {value} "
             f"(last finite loss {self.last_finite_loss:.6g}, learning rate "
-            f"{model.optimizer.learning_rate:g}); {hint}. The model was left at its last "
-            "finite state."
+            f"{model.optimizer.learning_rate:g}); {hint}. The model was left in the finite "
+            f"state it had before {self.snapshot_label}."
         )

@@ -96,6 +96,7 @@ def test_divergence_guard_stops_with_a_clear_message_and_finite_weights():
         model.fit(x, y, epochs=50, batch_size=50, seed=0, verbose=0)
     message = str(info.value)
     assert "epoch 1, batch" in message and "last finite loss" in message
+    assert "left in the finite state it had before epoch 1, batch 1." in message
     assert "learning rate" in message and "softmax_cross_entropy" in message
     assert np.isfinite(model.network.flat_parameter.value).all()
     assert np.isfinite(model.predict_raw(x[:5] / 100)).all()
@@ -198,3 +199,23 @@ def test_prefetching_large_batches_changes_nothing(monkeypatch):
     without = train()
     np.testing.assert_array_equal(with_prefetch[0], without[0])
     assert with_prefetch[1] == without[1]
+
+
+def test_divergence_guard_restores_the_snapshot_taken_before_the_failure():
+    class BreaksAtStep20(nn.SGD):
+        """Plain SGD that records its weights after 16 steps and writes inf at step 20."""
+
+        def _update(self, params):
+            super()._update(params)
+            if self.iterations == 16:
+                self.after_16 = params[0].value.copy()
+            if self.iterations == 20:
+                params[0].value[:3] = np.inf
+
+    x, y = five_clusters(400, seed=0)
+    model = nn.Model(nn.mlp([2, 8, 5], "relu", seed=0), optimizer=BreaksAtStep20(0.1))
+    with pytest.raises(nn.TrainingDivergedError) as info:
+        model.fit(x, y, epochs=1, batch_size=10, seed=0, verbose=0)
+    assert "epoch 1, batch 21" in str(info.value)
+    assert "the finite state it had before epoch 1, batch 17." in str(info.value)
+    np.testing.assert_array_equal(model.network.flat_parameter.value, model.optimizer.after_16)
