@@ -68,11 +68,16 @@ def nnscratch_model(
     )
 
 
-def time_nnscratch_epochs(x, y, batch, repeats, **kwargs):
+def nnscratch_epochs(x, y, batch, **kwargs):
+    """A function that trains one more epoch and returns its seconds (after a warm-up)."""
     model = nnscratch_model(**kwargs)
     model.fit(x, y, epochs=1, batch_size=batch, seed=0, verbose=0)  # warm-up
-    model.fit(x, y, epochs=repeats, batch_size=batch, seed=0, verbose=0)
-    return model.history["seconds"][1:]
+
+    def epoch():
+        model.fit(x, y, epochs=1, batch_size=batch, verbose=0)
+        return model.history["seconds"][-1]
+
+    return epoch
 
 
 def torch_setup(threads):
@@ -101,9 +106,7 @@ def torch_epoch(torch, net, opt, tx, ty, batch, gen):
         opt.step()
 
 
-def time_torch_epochs(
-    torch, x, y, batch, repeats, sizes=SIZES, activation="relu", lr=1e-3, sgd=False
-):
+def torch_epochs(torch, x, y, batch, sizes=SIZES, activation="relu", lr=1e-3, sgd=False):
     torch.manual_seed(0)
     net = torch_net(torch, sizes, activation)
     opt = (
@@ -114,15 +117,10 @@ def time_torch_epochs(
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(0)
     torch_epoch(torch, net, opt, tx, ty, batch, gen)  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        torch_epoch(torch, net, opt, tx, ty, batch, gen)
-        times.append(time.perf_counter() - t0)
-    return times
+    return lambda: _timed(lambda: torch_epoch(torch, net, opt, tx, ty, batch, gen))
 
 
-def time_floor_epochs(x, batch, repeats):
+def floor_epochs(x, batch):
     """The same matrix multiplies as one training epoch, in bare NumPy, nothing else:
     3 forward products, 3 weight-gradient products, 2 input-gradient products per batch."""
     rng = np.random.default_rng(0)
@@ -147,16 +145,11 @@ def time_floor_epochs(x, batch, repeats):
             np.matmul(dx[2], ws[1].T, out=dx[1])
             np.matmul(xb.T, dx[1], out=grads[0])
 
-    epoch()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t0)
-    return times
+    epoch()  # warm-up
+    return lambda: _timed(epoch)
 
 
-def time_sklearn_epochs(x, y, batch, repeats):
+def sklearn_epochs(x, y, batch):
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -171,16 +164,27 @@ def time_sklearn_epochs(x, y, batch, repeats):
         random_state=0,
         shuffle=True,
     )
-    classes = np.arange(10)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.partial_fit(x, y, classes=classes)  # warm-up
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            clf.partial_fit(x, y)
-            times.append(time.perf_counter() - t0)
-    return times
+
+    def partial_fit(**kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.partial_fit(x, y, **kwargs)
+
+    partial_fit(classes=np.arange(10))  # warm-up
+    return lambda: _timed(partial_fit)
+
+
+def interleaved(runners: dict, repeats: int) -> dict:
+    """Epoch seconds of each runner, measured in turns: round r times one epoch of every
+    runner, in an order rotated each round. A slow spell of a shared machine then lands on all
+    of them rather than on whichever happened to be running, so the ratios stay honest."""
+    names = list(runners)
+    times: dict = {name: [] for name in names}
+    for r in range(repeats):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(runners[name]())
+    return {name: summary(t) for name, t in times.items()}
 
 
 def time_to_accuracy(train_epoch, evaluate, target=0.98, max_epochs=20):
@@ -303,47 +307,23 @@ def main(argv=None):
     )
 
     for batch in (32, 128, 512):
-        row = {
-            "nnscratch": summary(time_nnscratch_epochs(x, y, batch, repeats)),
-            "floor": summary(time_floor_epochs(x, batch, repeats)),
-        }
+        runners = {"nnscratch": nnscratch_epochs(x, y, batch), "floor": floor_epochs(x, batch)}
         if torch is not None:
-            row["pytorch"] = summary(time_torch_epochs(torch, x, y, batch, repeats))
+            runners["pytorch"] = torch_epochs(torch, x, y, batch)
         if have_sklearn and batch == 128:
-            row["sklearn"] = summary(time_sklearn_epochs(x, y, batch, repeats))
+            runners["sklearn"] = sklearn_epochs(x, y, batch)
+        row = interleaved(runners, repeats)
         results["training"][str(batch)] = row
         print(
             f"batch {batch}: " + ", ".join(f"{k} {v['median']:.3f}s" for k, v in row.items()),
             flush=True,
         )
 
-    row = {
-        "nnscratch": summary(
-            time_nnscratch_epochs(
-                x,
-                y,
-                10,
-                max(1, repeats // 2 + 1),
-                sizes=[784, 30, 10],
-                activation="sigmoid",
-                optimizer=nn.SGD(0.5),
-            )
-        )
-    }
+    nielsen = {"sizes": [784, 30, 10], "activation": "sigmoid"}
+    runners = {"nnscratch": nnscratch_epochs(x, y, 10, optimizer=nn.SGD(0.5), **nielsen)}
     if torch is not None:
-        row["pytorch"] = summary(
-            time_torch_epochs(
-                torch,
-                x,
-                y,
-                10,
-                max(1, repeats // 2 + 1),
-                sizes=[784, 30, 10],
-                activation="sigmoid",
-                lr=0.5,
-                sgd=True,
-            )
-        )
+        runners["pytorch"] = torch_epochs(torch, x, y, 10, lr=0.5, sgd=True, **nielsen)
+    row = interleaved(runners, max(1, repeats // 2 + 1))
     results["nielsen"] = row
     print(
         "nielsen 784-30-10 batch 10: "
@@ -354,24 +334,25 @@ def main(argv=None):
     model = nnscratch_model()
     model.fit(x, y, epochs=1, batch_size=128, seed=0, verbose=0)
     calls = 20 if args.fast else 200
-    inf = {
-        "nnscratch": {
-            "batch_10000": summary(
-                [_timed(lambda: model.predict_proba(xt)) for _ in range(repeats * 3)]
-            ),
-            "batch_1": summary([_timed(lambda: model.predict_proba(xt[:1])) for _ in range(calls)]),
-        }
-    }
+    whole = {"nnscratch": lambda: _timed(lambda: model.predict_proba(xt))}
+    single = {"nnscratch": lambda: _timed(lambda: model.predict_proba(xt[:1]))}
     if torch is not None:
         net = torch_net(torch, SIZES, "relu").eval()
         txt = torch.from_numpy(xt)
-        with torch.no_grad():
-            run = lambda b: torch.softmax(net(b), dim=1)  # noqa: E731
-            run(txt)
-            inf["pytorch"] = {
-                "batch_10000": summary([_timed(lambda: run(txt)) for _ in range(repeats * 3)]),
-                "batch_1": summary([_timed(lambda: run(txt[:1])) for _ in range(calls)]),
-            }
+
+        def run(b):
+            with torch.no_grad():
+                return torch.softmax(net(b), dim=1)
+
+        run(txt)
+        whole["pytorch"] = lambda: _timed(lambda: run(txt))
+        single["pytorch"] = lambda: _timed(lambda: run(txt[:1]))
+    model.predict_proba(xt)  # warm-up
+    by_batch = {
+        "batch_10000": interleaved(whole, repeats * 3),
+        "batch_1": interleaved(single, calls),
+    }
+    inf = {name: {key: row[name] for key, row in by_batch.items()} for name in by_batch["batch_1"]}
     results["inference"] = inf
 
     target = 0.9 if args.fast else 0.98
@@ -436,7 +417,7 @@ def markdown(r):
     lines = [
         f"Machine: {m['cpus']} cores, {m['processor']}, Python {m['python']}, NumPy {m['numpy']}, "
         f"PyTorch {m['torch']} ({m['torch_threads']} threads), BLAS: {blas or m['blas']}. {m['date']}.",
-        f"Data: {r['data']}. Medians of {r['repeats']} repeats (min-max).{' FAST SMOKE RUN.' if r['fast'] else ''}",
+        f"Data: {r['data']}. Medians of {r['repeats']} repeats (min-max), the contenders timed in turns.{' FAST SMOKE RUN.' if r['fast'] else ''}",
         "",
         "Training, 784-256-128-10 ReLU, softmax cross-entropy, Adam, float32: seconds per epoch",
         "",
