@@ -16,7 +16,6 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -228,7 +227,6 @@ class Model:
                 if self.stop_training:
                     break
         finally:
-            run.close()
             progress.close()
         for cb in callbacks:
             cb.on_train_end(self)
@@ -379,7 +377,7 @@ class Model:
 class _EpochRunner:
     """One training epoch: shuffled mini-batches of forward, loss, backward and update.
 
-    Holds what is reused across batches and epochs of one ``fit`` call: two batch buffers, the
+    Holds what is reused across batches and epochs of one ``fit`` call: the batch buffer, the
     parameter snapshot of the divergence guard, and the last finite loss.
 
     The divergence guard checks every batch's loss; when it is NaN or infinite, the weights go
@@ -387,13 +385,11 @@ class _EpochRunner:
     whose loss was finite. Copying every parameter at every batch would cost 2-3% of an MNIST
     epoch; a snapshot at most 16 batches old serves as well to stop in a finite state.
 
-    Speed: gathering a large batch's rows from random places of the dataset is memory-bound
-    (about 0.35 ms for 512 MNIST rows), and so is the optimizer step that follows the backward
-    pass, which runs on one core. So for batches of 1 MB or more, the next batch is gathered
-    on a helper thread, into the other buffer, while the optimizer updates the weights.
+    Speed: gathering the next batch on a helper thread while the optimizer runs was measured
+    and dropped: the two memory-bound passes slow each other down, and the epoch at batch 512
+    took 3-7% longer than gathering in turn.
     """
 
-    PREFETCH_BYTES = 1 << 20
     SNAPSHOT_EVERY = 16
 
     def __init__(
@@ -426,62 +422,41 @@ class _EpochRunner:
             starts.pop()
         self.batches = list(zip(starts, starts[1:] + [n], strict=True))
         largest = max(stop - start for start, stop in self.batches)
-        self.buffers = [np.empty((largest, x.shape[1]), dtype=net.dtype) for _ in range(2)]
-        self.pool = None
-        if self.buffers[0].nbytes >= self.PREFETCH_BYTES and len(self.batches) > 1:
-            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnscratch-batch")
+        self.buffer = np.empty((largest, x.shape[1]), dtype=net.dtype)
         self.last_finite_loss = math.nan
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
-
-    def _gather(self, order: Array, batch: int) -> Array:
-        """Rows of batch number ``batch`` (0-based) into buffer ``batch % 2``; no dataset copy."""
-        start, stop = self.batches[batch]
-        return np.take(
-            self.x, order[start:stop], axis=0, out=self.buffers[batch % 2][: stop - start]
-        )
 
     def epoch(self, epoch: int) -> dict[str, float]:
         model, net, n = self.model, self.model.network, len(self.x)
         order = model._rng.permutation(n) if self.shuffle else np.arange(n)
         loss_sum, correct, batch = 0.0, 0, 0
-        upcoming = None  # the next batch being gathered on the helper thread
         # Overflow is caught and reported by the divergence guard, so NumPy's warnings about it
         # would only be noise.
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):
-                for batch, (start, stop) in enumerate(self.batches):
-                    xb = upcoming.result() if upcoming is not None else self._gather(order, batch)
-                    upcoming = None
-                    idx = order[start:stop]
-                    output = net._forward(xb, training=True)
-                    if self.labels is not None:
-                        correct += int(np.count_nonzero(output.argmax(axis=1) == self.labels[idx]))
-                    value, grad = model.loss.compute(output, self.y[idx])
-                    if not math.isfinite(value):
-                        self._diverged(epoch, batch + 1, value)
-                    self.last_finite_loss = value
-                    loss_sum += value if model.loss.sums_over_batch else value * len(idx)
-                    if batch % self.SNAPSHOT_EVERY == 0:
-                        np.copyto(self.snapshot, self.flat.value)  # a finite state
-                        self.snapshot_label = f"epoch {epoch}, batch {batch + 1}"
-                    net.backward(grad, need_input_grad=False)
-                    if self.pool is not None and batch + 1 < len(self.batches):
-                        upcoming = self.pool.submit(self._gather, order, batch + 1)
-                    self._update(n)
-                    self.progress.update(
-                        len(idx),
-                        loss_sum if model.loss.sums_over_batch else loss_sum / stop,
-                        model.metric_name,
-                        correct / stop if self.labels is not None else None,
-                    )
-                if not np.isfinite(self.flat.value).all():
-                    self._diverged(epoch, batch + 1, math.nan)
-        finally:
-            if upcoming is not None:  # never leave a thread writing into a buffer
-                upcoming.result()
+        with np.errstate(over="ignore", invalid="ignore"):
+            for batch, (start, stop) in enumerate(self.batches):
+                idx = order[start:stop]
+                # the batch's rows, copied into one reused buffer: no copy of the dataset
+                xb = np.take(self.x, idx, axis=0, out=self.buffer[: stop - start])
+                output = net._forward(xb, training=True)
+                if self.labels is not None:
+                    correct += int(np.count_nonzero(output.argmax(axis=1) == self.labels[idx]))
+                value, grad = model.loss.compute(output, self.y[idx])
+                if not math.isfinite(value):
+                    self._diverged(epoch, batch + 1, value)
+                self.last_finite_loss = value
+                loss_sum += value if model.loss.sums_over_batch else value * len(idx)
+                if batch % self.SNAPSHOT_EVERY == 0:
+                    np.copyto(self.snapshot, self.flat.value)  # a finite state
+                    self.snapshot_label = f"epoch {epoch}, batch {batch + 1}"
+                net.backward(grad, need_input_grad=False)
+                self._update(n)
+                self.progress.update(
+                    len(idx),
+                    loss_sum if model.loss.sums_over_batch else loss_sum / stop,
+                    model.metric_name,
+                    correct / stop if self.labels is not None else None,
+                )
+            if not np.isfinite(self.flat.value).all():
+                self._diverged(epoch, batch + 1, math.nan)
         data_loss = loss_sum if model.loss.sums_over_batch else loss_sum / n
         logs = {"loss": data_loss + model._penalty(n)}
         if model.metric_name:

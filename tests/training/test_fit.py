@@ -182,25 +182,6 @@ def test_a_summed_cost_is_logged_as_a_sum_whatever_the_batch_size():
     assert logged[0] == pytest.approx(logged[1], rel=1e-6)
 
 
-def test_prefetching_large_batches_changes_nothing(monkeypatch):
-    from nnscratch.model import _EpochRunner
-
-    rng = np.random.default_rng(0)
-    x = rng.random((1100, 784), dtype=np.float32)  # 512-row batches of 1.6 MB: prefetched
-    y = rng.integers(0, 10, size=1100)
-
-    def train():
-        model = nn.Model(nn.mlp([784, 32, 10], seed=0), optimizer=nn.Adam(1e-3))
-        model.fit(x, y, epochs=2, batch_size=512, seed=0, verbose=0)
-        return model.network.flat_parameter.value.copy(), model.history["loss"]
-
-    with_prefetch = train()
-    monkeypatch.setattr(_EpochRunner, "PREFETCH_BYTES", 1 << 62)
-    without = train()
-    np.testing.assert_array_equal(with_prefetch[0], without[0])
-    assert with_prefetch[1] == without[1]
-
-
 def test_divergence_guard_restores_the_snapshot_taken_before_the_failure():
     class BreaksAtStep20(nn.SGD):
         """Plain SGD that records its weights after 16 steps and writes inf at step 20."""
