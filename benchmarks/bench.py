@@ -2,7 +2,7 @@
 
 One run, one machine, the same network, data, optimizer and batch size for everyone:
 
-    python benchmarks/bench.py              # full run (about 10 minutes on 2 cores)
+    python benchmarks/bench.py              # full run (about 3 minutes on 2 cores)
     python benchmarks/bench.py --fast       # smoke run on a small subset (not for quoting)
 
 Reports medians over repeats with min-max, the ratios nnscratch/PyTorch, nnscratch/floor and
@@ -187,6 +187,17 @@ def interleaved(runners: dict, repeats: int) -> dict:
     return {name: summary(t) for name, t in times.items()}
 
 
+def paired_ratio(a: dict | None, b: dict | None) -> dict | None:
+    """a/b from two contenders timed in the same rounds: the median (and min-max) over rounds
+    of the within-round ratio a_r / b_r. A slow spell of a shared machine that lasts a round
+    slows both sides of that round's ratio, so it cancels out; in a ratio of the two medians
+    it does not when it falls on different rounds for a and b."""
+    if not a or not b:
+        return None
+    ratios = [x / y for x, y in zip(a["times"], b["times"], strict=True)]
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+
+
 def time_to_accuracy(train_epoch, evaluate, target=0.98, max_epochs=20):
     """Training seconds (evaluation excluded) until test accuracy first reaches ``target``."""
     spent = 0.0
@@ -227,6 +238,7 @@ def summary(times):
         "min": min(times),
         "max": max(times),
         "n": len(times),
+        "times": list(times),
     }
 
 
@@ -260,7 +272,7 @@ def main(argv=None):
     if args.memory_probe:
         memory_probe(args.fast)
         return 0
-    repeats = args.repeats or (1 if args.fast else 5)
+    repeats = args.repeats or (1 if args.fast else 7)
     x, y, xt, yt, data_name = mnist(args.fast)
     if args.fast:
         x, y, xt, yt = x[:2000], y[:2000], xt[:500], yt[:500]
@@ -313,9 +325,15 @@ def main(argv=None):
         if have_sklearn and batch == 128:
             runners["sklearn"] = sklearn_epochs(x, y, batch)
         row = interleaved(runners, repeats)
+        row["ratios"] = {
+            "nnscratch/pytorch": paired_ratio(row["nnscratch"], row.get("pytorch")),
+            "nnscratch/floor": paired_ratio(row["nnscratch"], row["floor"]),
+            "sklearn/nnscratch": paired_ratio(row.get("sklearn"), row["nnscratch"]),
+        }
         results["training"][str(batch)] = row
         print(
-            f"batch {batch}: " + ", ".join(f"{k} {v['median']:.3f}s" for k, v in row.items()),
+            f"batch {batch}: "
+            + ", ".join(f"{k} {v['median']:.3f}s" for k, v in row.items() if k != "ratios"),
             flush=True,
         )
 
@@ -324,10 +342,11 @@ def main(argv=None):
     if torch is not None:
         runners["pytorch"] = torch_epochs(torch, x, y, 10, lr=0.5, sgd=True, **nielsen)
     row = interleaved(runners, max(1, repeats // 2 + 1))
+    row["ratios"] = {"nnscratch/pytorch": paired_ratio(row["nnscratch"], row.get("pytorch"))}
     results["nielsen"] = row
     print(
         "nielsen 784-30-10 batch 10: "
-        + ", ".join(f"{k} {v['median']:.3f}s" for k, v in row.items()),
+        + ", ".join(f"{k} {v['median']:.3f}s" for k, v in row.items() if k != "ratios"),
         flush=True,
     )
 
@@ -353,6 +372,10 @@ def main(argv=None):
         "batch_1": interleaved(single, calls),
     }
     inf = {name: {key: row[name] for key, row in by_batch.items()} for name in by_batch["batch_1"]}
+    inf["ratios"] = {
+        key: {"nnscratch/pytorch": paired_ratio(row["nnscratch"], row.get("pytorch"))}
+        for key, row in by_batch.items()
+    }
     results["inference"] = inf
 
     target = 0.9 if args.fast else 0.98
@@ -402,8 +425,11 @@ def _timed(fn):
     return time.perf_counter() - t0
 
 
-def _ratio(a, b):
-    return f"{a / b:.2f}x" if a and b else "-"
+def _ratio(ratio: dict | None) -> str:
+    """A paired ratio as "median (min-max)"."""
+    if not ratio:
+        return "-"
+    return f"{ratio['median']:.2f}x ({ratio['min']:.2f}-{ratio['max']:.2f})"
 
 
 def markdown(r):
@@ -417,7 +443,7 @@ def markdown(r):
     lines = [
         f"Machine: {m['cpus']} cores, {m['processor']}, Python {m['python']}, NumPy {m['numpy']}, "
         f"PyTorch {m['torch']} ({m['torch_threads']} threads), BLAS: {blas or m['blas']}. {m['date']}.",
-        f"Data: {r['data']}. Medians of {r['repeats']} repeats (min-max), the contenders timed in turns.{' FAST SMOKE RUN.' if r['fast'] else ''}",
+        f"Data: {r['data']}. Times: medians of {r['repeats']} repeats (min-max), the contenders timed in turns, one epoch each per round. Ratios: the median (min-max) over rounds of the ratio within a round, so that a slow spell of the machine cancels out.{' FAST SMOKE RUN.' if r['fast'] else ''}",
         "",
         "Training, 784-256-128-10 ReLU, softmax cross-entropy, Adam, float32: seconds per epoch",
         "",
@@ -427,10 +453,11 @@ def markdown(r):
     cell = lambda s: f"{s['median']:.3f} ({s['min']:.3f}-{s['max']:.3f})" if s else "-"  # noqa: E731
     for batch, row in r["training"].items():
         ours, pt, fl, sk = (row.get(k) for k in ("nnscratch", "pytorch", "floor", "sklearn"))
-        med = lambda s: s["median"] if s else None  # noqa: E731
+        ratios = row["ratios"]
         lines.append(
             f"| {batch} | {cell(ours)} | {cell(pt)} | {cell(fl)} | {cell(sk)} | "
-            f"{_ratio(med(ours), med(pt))} | {_ratio(med(ours), med(fl))} | {_ratio(med(sk), med(ours))} |"
+            f"{_ratio(ratios['nnscratch/pytorch'])} | {_ratio(ratios['nnscratch/floor'])} | "
+            f"{_ratio(ratios['sklearn/nnscratch'])} |"
         )
     n = r["nielsen"]
     lines += [
@@ -440,7 +467,7 @@ def markdown(r):
         "| nnscratch | PyTorch | nnscratch/PyTorch |",
         "| --- | --- | --- |",
         f"| {cell(n.get('nnscratch'))} | {cell(n.get('pytorch'))} | "
-        f"{_ratio(n['nnscratch']['median'], n.get('pytorch', {}).get('median'))} |",
+        f"{_ratio(n['ratios']['nnscratch/pytorch'])} |",
     ]
     inf = r["inference"]
     lines += [
@@ -458,7 +485,7 @@ def markdown(r):
         pt = inf.get("pytorch", {}).get(key)
         lines.append(
             f"| {label} | {ours['median']:.6f} | {pt['median'] if pt else '-':.6} | "
-            f"{_ratio(ours['median'], pt['median'] if pt else None)} |"
+            f"{_ratio(inf['ratios'][key]['nnscratch/pytorch'])} |"
         )
     t = r["time_to_98"]
     lines += [

@@ -309,7 +309,16 @@ def test_bench_smoke_run_reports_ratios(capsys, tmp_path):
     for row in results["training"].values():
         assert row["nnscratch"]["median"] > 0 and row["floor"]["median"] > 0
         assert row["pytorch"]["median"] > 0
-    assert results["training"]["128"]["sklearn"]["median"] > 0
+        # ratios pair the rounds: with one repeat, each is exactly the quotient of the times
+        ours, floor = row["nnscratch"]["times"][0], row["floor"]["times"][0]
+        assert row["ratios"]["nnscratch/floor"]["median"] == pytest.approx(ours / floor)
+    row128 = results["training"]["128"]
+    assert row128["sklearn"]["median"] > 0
+    assert row128["ratios"]["sklearn/nnscratch"]["median"] == pytest.approx(
+        row128["sklearn"]["median"] / row128["nnscratch"]["median"]
+    )
+    assert results["training"]["32"]["ratios"]["sklearn/nnscratch"] is None
+    assert results["nielsen"]["ratios"]["nnscratch/pytorch"]["median"] > 0
     assert results["machine"]["blas"] and results["memory_mb"] > 0
     table = (tmp_path / "results.md").read_text()
     assert "nnscratch/PyTorch" in table and "FAST SMOKE RUN" in table
