@@ -425,6 +425,28 @@ def _timed(fn):
     return time.perf_counter() - t0
 
 
+def floor_spread(training: dict) -> float:
+    """The largest max/min of the floor's epoch times over the batch sizes: pure matrix
+    multiplies do the same work every round, so their spread measures the machine's noise."""
+    return max(row["floor"]["max"] / row["floor"]["min"] for row in training.values())
+
+
+def _quietness(r: dict) -> list[str]:
+    if r["repeats"] < 3:
+        return []  # too few rounds to tell noise from work
+    spread = floor_spread(r["training"])
+    if spread <= 1.15:
+        return [
+            f"The machine was quiet: the floor's epoch time varied by at most {spread - 1:.0%}."
+        ]
+    return [
+        f"The machine was NOT quiet: the floor's epoch time (the same matrix multiplies every "
+        f"round) varied by up to {spread - 1:.0%} between rounds. Memory-bound work (optimizer "
+        "passes, batch gathers) slows down more than matrix multiplies in such spells, so the "
+        "ratios to the floor read high; rerun on an idle machine for figures to quote."
+    ]
+
+
 def _ratio(ratio: dict | None) -> str:
     """A paired ratio as "median (min-max)"."""
     if not ratio:
@@ -443,7 +465,8 @@ def markdown(r):
     lines = [
         f"Machine: {m['cpus']} cores, {m['processor']}, Python {m['python']}, NumPy {m['numpy']}, "
         f"PyTorch {m['torch']} ({m['torch_threads']} threads), BLAS: {blas or m['blas']}. {m['date']}.",
-        f"Data: {r['data']}. Times: medians of {r['repeats']} repeats (min-max), the contenders timed in turns, one epoch each per round. Ratios: the median (min-max) over rounds of the ratio within a round, so that a slow spell of the machine cancels out.{' FAST SMOKE RUN.' if r['fast'] else ''}",
+        f"Data: {r['data']}. Times: medians of {r['repeats']} repeats (min-max), the contenders timed in turns, one epoch each per round. Ratios: the median (min-max) over rounds of the ratio within a round, so that a slow spell of the machine falls on both sides of a ratio.{' FAST SMOKE RUN.' if r['fast'] else ''}",
+        *_quietness(r),
         "",
         "Training, 784-256-128-10 ReLU, softmax cross-entropy, Adam, float32: seconds per epoch",
         "",
@@ -483,8 +506,9 @@ def markdown(r):
     ):
         ours = inf["nnscratch"][key]
         pt = inf.get("pytorch", {}).get(key)
+        theirs = f"{pt['median']:.6f}" if pt else "-"
         lines.append(
-            f"| {label} | {ours['median']:.6f} | {pt['median'] if pt else '-':.6} | "
+            f"| {label} | {ours['median']:.6f} | {theirs} | "
             f"{_ratio(inf['ratios'][key]['nnscratch/pytorch'])} |"
         )
     t = r["time_to_98"]

@@ -300,6 +300,14 @@ def test_export_writes_an_onnx_file_that_predicts_the_same(capsys, trained_run, 
     assert code == 1 and "model file not found" in err
 
 
+def bench_markdown(results: dict) -> str:
+    import runpy
+
+    return runpy.run_path(str(REPO_ROOT / "benchmarks" / "bench.py"), run_name="bench")["markdown"](
+        results
+    )
+
+
 def test_bench_smoke_run_reports_ratios(capsys, tmp_path):
     pytest.importorskip("torch", reason="the benchmark compares with PyTorch")
     code, out, _ = run(capsys, "bench", "--fast", "--out", str(tmp_path))
@@ -322,6 +330,13 @@ def test_bench_smoke_run_reports_ratios(capsys, tmp_path):
     assert results["machine"]["blas"] and results["memory_mb"] > 0
     table = (tmp_path / "results.md").read_text()
     assert "nnscratch/PyTorch" in table and "FAST SMOKE RUN" in table
+    assert "The machine was" not in table  # one round cannot tell noise from work
+    results["repeats"] = 3
+    for row in results["training"].values():
+        row["floor"]["min"], row["floor"]["max"] = 1.0, 1.1
+    assert "The machine was quiet" in bench_markdown(results)
+    results["training"]["512"]["floor"]["max"] = 1.5
+    assert "varied by up to 50%" in bench_markdown(results)
 
 
 def test_playground_serves_on_loopback_and_stops_on_ctrl_c():
