@@ -198,6 +198,12 @@ def paired_ratio(a: dict | None, b: dict | None) -> dict | None:
     return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
 
 
+def print_times(label: str, row: dict) -> None:
+    """One progress line: each contender's median epoch seconds."""
+    times = (f"{k} {v['median']:.3f}s" for k, v in row.items() if k != "ratios")
+    print(f"{label}: " + ", ".join(times), flush=True)
+
+
 def time_to_accuracy(train_epoch, evaluate, target=0.98, max_epochs=20):
     """Training seconds (evaluation excluded) until test accuracy first reaches ``target``."""
     spent = 0.0
@@ -331,11 +337,7 @@ def main(argv=None):
             "sklearn/nnscratch": paired_ratio(row.get("sklearn"), row["nnscratch"]),
         }
         results["training"][str(batch)] = row
-        print(
-            f"batch {batch}: "
-            + ", ".join(f"{k} {v['median']:.3f}s" for k, v in row.items() if k != "ratios"),
-            flush=True,
-        )
+        print_times(f"batch {batch}", row)
 
     nielsen = {"sizes": [784, 30, 10], "activation": "sigmoid"}
     runners = {"nnscratch": nnscratch_epochs(x, y, 10, optimizer=nn.SGD(0.5), **nielsen)}
@@ -344,11 +346,7 @@ def main(argv=None):
     row = interleaved(runners, max(1, repeats // 2 + 1))
     row["ratios"] = {"nnscratch/pytorch": paired_ratio(row["nnscratch"], row.get("pytorch"))}
     results["nielsen"] = row
-    print(
-        "nielsen 784-30-10 batch 10: "
-        + ", ".join(f"{k} {v['median']:.3f}s" for k, v in row.items() if k != "ratios"),
-        flush=True,
-    )
+    print_times("nielsen 784-30-10 batch 10", row)
 
     model = nnscratch_model()
     model.fit(x, y, epochs=1, batch_size=128, seed=0, verbose=0)

@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .constants import constant_vector
+
 Array = np.ndarray
 
 
@@ -43,20 +45,7 @@ def _zeros_to_compare(z: Array) -> Array | int:
     """
     if z.ndim < 2 or z.shape[-1] < 64:
         return 0
-    return _zero_row(z.shape[-1], z.dtype)
-
-
-_ZERO_ROWS: dict[tuple[int, np.dtype], Array] = {}
-
-
-def _zero_row(width: int, dtype: np.dtype) -> Array:
-    key = (width, np.dtype(dtype))
-    row = _ZERO_ROWS.get(key)
-    if row is None:
-        row = np.zeros(width, dtype=dtype)
-        row.flags.writeable = False
-        _ZERO_ROWS[key] = row
-    return row
+    return constant_vector(0.0, z.shape[-1], z.dtype)
 
 
 class Activation:

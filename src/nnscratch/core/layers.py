@@ -16,23 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import Activation, Identity, get_activation
+from .constants import constant_vector
 from .initializers import Initializer, Zeros, default_initializer, get_initializer
 from .validation import check_input
 
 Array = np.ndarray
-
-
-_ONES: dict[np.dtype, Array] = {}
-
-
-def _ones(n: int, dtype: np.dtype) -> Array:
-    """A read-only vector of n ones (a view of one cached vector per dtype)."""
-    ones = _ONES.get(dtype)
-    if ones is None or len(ones) < n:
-        ones = np.ones(max(n, 1024), dtype=dtype)
-        ones.flags.writeable = False
-        _ONES[dtype] = ones
-    return ones[:n]
 
 
 @dataclass(eq=False)
@@ -259,7 +247,7 @@ class Dense(Layer):
         np.matmul(self._x.T, grad_z, out=self.W.grad)
         # sum over rows of dL/dZ, written as the product 1^T dL/dZ: BLAS sums the columns 2-3x
         # faster than NumPy's reduction over the batch axis
-        np.matmul(_ones(len(grad_z), self.dtype), grad_z, out=self.b.grad)
+        np.matmul(constant_vector(1.0, len(grad_z), self.dtype), grad_z, out=self.b.grad)
         if not need_input_grad:
             return None
         return np.matmul(grad_z, self.W.value.T, out=self._buffer("grad_x", self._x.shape))
