@@ -434,8 +434,12 @@ class _EpochRunner:
         with np.errstate(over="ignore", invalid="ignore"):
             for batch, (start, stop) in enumerate(self.batches):
                 idx = order[start:stop]
-                # the batch's rows, copied into one reused buffer: no copy of the dataset
-                xb = np.take(self.x, idx, axis=0, out=self.buffer[: stop - start])
+                # the batch's rows, copied into one reused buffer: no copy of the dataset.
+                # Speed: with out= and the default mode="raise", np.take copies through a
+                # hidden buffer (a second pass); "clip" writes straight into ours and cannot
+                # change anything, since idx comes from a permutation of range(n)
+                # (512 x 784 float32: 0.26 ms instead of 0.49 ms)
+                xb = np.take(self.x, idx, axis=0, out=self.buffer[: stop - start], mode="clip")
                 output = net._forward(xb, training=True)
                 if self.labels is not None:
                     correct += int(np.count_nonzero(output.argmax(axis=1) == self.labels[idx]))
