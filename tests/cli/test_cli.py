@@ -300,14 +300,6 @@ def test_export_writes_an_onnx_file_that_predicts_the_same(capsys, trained_run, 
     assert code == 1 and "model file not found" in err
 
 
-def bench_markdown(results: dict) -> str:
-    import runpy
-
-    return runpy.run_path(str(REPO_ROOT / "benchmarks" / "bench.py"), run_name="bench")["markdown"](
-        results
-    )
-
-
 def test_bench_smoke_run_reports_ratios(capsys, tmp_path):
     pytest.importorskip("torch", reason="the benchmark compares with PyTorch")
     code, out, _ = run(capsys, "bench", "--fast", "--out", str(tmp_path))
@@ -331,6 +323,9 @@ def test_bench_smoke_run_reports_ratios(capsys, tmp_path):
     table = (tmp_path / "results.md").read_text()
     assert "nnscratch/PyTorch" in table and "FAST SMOKE RUN" in table
     assert "The machine was" not in table  # one round cannot tell noise from work
+    import runpy
+
+    bench_markdown = runpy.run_path(str(REPO_ROOT / "benchmarks" / "bench.py"))["markdown"]
     results["repeats"] = 3
     for row in results["training"].values():
         row["floor"]["min"], row["floor"]["max"] = 1.0, 1.1
