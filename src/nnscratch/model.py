@@ -477,7 +477,9 @@ class _EpochRunner:
             norm = math.sqrt(float(np.dot(g, g)))
             if norm > model.clip_norm:
                 g *= model.clip_norm / norm
-        model.optimizer.step([self.flat])  # one flat array: a few NumPy calls per step
+        # one flat array: a few NumPy calls per step; the next backward pass overwrites every
+        # gradient, so the optimizer may use them as scratch space
+        model.optimizer.step([self.flat], consume_grads=True)
         if model.max_norm is not None:
             apply_max_norm(self.layer_params, model.max_norm)
 

@@ -77,6 +77,37 @@ def test_flat_and_per_parameter_updates_agree(name):
     np.testing.assert_allclose(net_a.flat_parameter.value, net_b.flat_parameter.value, rtol=1e-12)
 
 
+@pytest.mark.parametrize("name", list(nn.OPTIMIZERS))
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_consuming_the_gradients_changes_no_update(name, weight_decay):
+    # the training loop lets the optimizer use the gradients as scratch space: the parameters
+    # and the saved state must come out bitwise the same as with the gradients left alone
+    rng = np.random.default_rng(3)
+    keep = nn.mlp([5, 4, 3], "relu", seed=0, dtype=np.float32).flat_parameter
+    spend = Parameter("all", keep.value.copy(), np.zeros_like(keep.grad))
+    opt_keep = nn.get_optimizer(name, weight_decay=weight_decay)
+    opt_spend = nn.get_optimizer(name, weight_decay=weight_decay)
+    for _ in range(6):
+        g = rng.normal(size=keep.grad.shape).astype(np.float32)
+        keep.grad[...] = g
+        spend.grad[...] = g
+        opt_keep.step([keep])
+        opt_spend.step([spend], consume_grads=True)
+        np.testing.assert_array_equal(keep.grad, g)  # by default the gradient is left as is
+    np.testing.assert_array_equal(spend.value, keep.value)
+    for key, value in opt_keep.state_dict()["arrays"].items():
+        np.testing.assert_array_equal(opt_spend.state_dict()["arrays"][key], value)
+
+
+def test_adam_uses_a_consumable_gradient_as_its_scratch_array():
+    p = Parameter("p", np.ones(4, np.float32), np.full(4, 0.5, np.float32))
+    opt = nn.Adam(0.1)
+    opt.step([p], consume_grads=True)
+    # the last pass leaves the step itself in the gradient array: eta m^/(sqrt(v^)+eps) = eta
+    np.testing.assert_allclose(p.grad, 0.1, rtol=1e-5)
+    np.testing.assert_allclose(p.value, 0.9, rtol=1e-6)
+
+
 def test_state_dict_round_trip_continues_identically():
     rng = np.random.default_rng(1)
     grads = rng.normal(size=(6, 3))

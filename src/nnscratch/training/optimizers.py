@@ -37,6 +37,7 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         self.iterations = 0
         self._state: list[dict[str, Array]] = []
+        self._consume_grads = False
 
     # -- state -------------------------------------------------------------------------------
     def _slots(self, params: list[Parameter], *names: str) -> list[dict[str, Array]]:
@@ -81,10 +82,20 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
     # -- update ------------------------------------------------------------------------------
-    def step(self, params: list[Parameter]) -> None:
-        """Apply one update to every parameter from its current ``grad``."""
+    def step(self, params: list[Parameter], *, consume_grads: bool = False) -> None:
+        """Apply one update to every parameter from its current ``grad``.
+
+        ``consume_grads=True`` lets a rule use the gradient arrays as scratch space, so that
+        ``grad`` holds no meaningful value afterwards. A training loop whose next backward pass
+        overwrites every gradient anyway passes it: Adam then touches four arrays per
+        parameter instead of five, which is measurably faster once they outgrow the cache.
+        """
         self.iterations += 1
-        self._update(params)
+        self._consume_grads = bool(consume_grads)
+        try:
+            self._update(params)
+        finally:
+            self._consume_grads = False
         if self.iterations % _FLUSH_EVERY == 0:
             self._flush_subnormal()
 
@@ -305,9 +316,12 @@ class Adam(Optimizer):
         c_m = self.learning_rate * (1.0 - b1) / (1.0 - b1**t)
         c_v = math.sqrt((1.0 - b2) / (1.0 - b2**t))
         for p, st in zip(params, self._slots(params, "m", "v"), strict=True):
-            m, v, tmp = st["m"], st["v"], st["tmp"]
+            m, v = st["m"], st["v"]
             self._decay(p)
             g = self._grad_with_l2(p, st)
+            # g is not read after g^2 is formed, so a consumable gradient can hold g^2 and
+            # then the step itself: one array fewer to stream through the cache
+            tmp = g if self._consume_grads else st["tmp"]
             m *= b1
             m += g
             np.multiply(g, g, out=tmp)
