@@ -1,6 +1,7 @@
 """The command line, driven through its entry point: output, files written, exit codes."""
 
 import json
+import runpy
 import subprocess
 import sys
 
@@ -323,8 +324,6 @@ def test_bench_smoke_run_reports_ratios(capsys, tmp_path):
     table = (tmp_path / "results.md").read_text()
     assert "nnscratch/PyTorch" in table and "FAST SMOKE RUN" in table
     assert "The machine was" not in table  # one round cannot tell noise from work
-    import runpy
-
     bench_markdown = runpy.run_path(str(REPO_ROOT / "benchmarks" / "bench.py"))["markdown"]
     results["repeats"] = 3
     for row in results["training"].values():

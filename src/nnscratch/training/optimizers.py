@@ -91,11 +91,8 @@ class Optimizer:
         parameter instead of five, which is measurably faster once they outgrow the cache.
         """
         self.iterations += 1
-        self._consume_grads = bool(consume_grads)
-        try:
-            self._update(params)
-        finally:
-            self._consume_grads = False
+        self._consume_grads = bool(consume_grads)  # read by _update; set anew by every step
+        self._update(params)
         if self.iterations % _FLUSH_EVERY == 0:
             self._flush_subnormal()
 
