@@ -17,7 +17,9 @@ can be asked for), mirrors the network's inference pass:
 * ``Dropout``: removed (the identity at inference);
 * ``BatchNorm``: folded into the preceding ``Dense`` when that layer has no activation
   (``W' = W * s``, ``b' = (b - mean) * s + beta``, ``s = gamma / sqrt(var + eps)``, computed in
-  float64), otherwise exported as a ``BatchNormalization`` operator with the running statistics;
+  float64), otherwise exported as a ``BatchNormalization`` operator with the running statistics
+  (the running variance is the unbiased one, as in PyTorch; ONNX's ``momentum``, used only in
+  training mode, means what ``BatchNorm.momentum`` means, and PyTorch's is 1 minus it);
 * the head (``output="probabilities"``, the default): the loss's output function, i.e.
   ``Softmax`` for ``softmax_cross_entropy``, ``Sigmoid`` for
   ``binary_cross_entropy_with_logits`` and nothing for regression losses, so the ONNX output is

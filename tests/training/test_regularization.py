@@ -193,8 +193,10 @@ def test_batch_norm_uses_batch_statistics_in_training_and_running_ones_at_infere
     np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-10)
     np.testing.assert_allclose(out.std(axis=0), 1.0, atol=1e-3)
     np.testing.assert_allclose(bn.running_mean, x.mean(axis=0))
+    np.testing.assert_allclose(bn.running_var, x.var(axis=0, ddof=1))  # unbiased, as torch
     single = bn.forward(x[:1], training=False)
-    np.testing.assert_allclose(single, out[:1], atol=1e-3)
+    # inference divides by the unbiased deviation, training by the biased one: sqrt(63/64)
+    np.testing.assert_allclose(single, out[:1] * np.sqrt(63 / 64), atol=1e-3)
     with pytest.raises(ValueError, match="at least 2 samples"):
         bn.forward(x[:1], training=True)
 

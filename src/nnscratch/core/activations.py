@@ -11,8 +11,11 @@ the exception: it acts on a whole row). Each class offers
 ``backward`` receives both ``z`` and ``a`` so that each derivative can be written in its
 cheapest exact form: sigmoid's from its output (``a (1 - a)``), GELU's from its input.
 
-All functions are safe for any finite float input: no overflow warnings and no NaN even at
-``|z| = 1e4``, because no ``exp`` is ever taken of a large positive number.
+All functions are safe for any finite float input, up to the dtype's largest number
+(``np.finfo(dtype).max``): no overflow warnings, no NaN and no inf in the value or the
+derivative, because no ``exp`` is ever taken of a large positive number and products that
+could leave the dtype's range are scaled first (SELU, whose true value exceeds the range for
+the very largest inputs, saturates at that largest number).
 """
 
 from __future__ import annotations
@@ -236,6 +239,9 @@ class SELU(Activation):
     With alpha ~ 1.6733 and scale ~ 1.0507 and LeCun-normal weights, activations keep zero mean
     and unit variance through depth ("self-normalising").
     f'(z) = scale if z > 0 else scale * alpha * e^z = f(z) + scale * alpha.
+
+    For z above max / scale (max: the dtype's largest finite number) the true value is beyond
+    the dtype's range; f(z) then saturates at max rather than overflowing to inf.
     """
 
     name = "selu"
@@ -245,7 +251,12 @@ class SELU(Activation):
     def forward(self, z: Array, out: Array | None = None) -> Array:
         negative = np.expm1(np.minimum(z, 0))
         negative *= self.alpha * self.scale
-        return _assign(out, np.where(z > 0, self.scale * z, negative))
+        # scale * z exceeds the dtype's range for z > max / scale; such outputs saturate at
+        # the largest finite number instead of overflowing to inf (with a warning).
+        top = np.finfo(z.dtype).max / self.scale if z.dtype.kind == "f" else np.inf
+        positive = np.clip(z, 0, top)  # the z <= 0 entries are not used: 0 cannot overflow
+        positive *= self.scale
+        return _assign(out, np.where(z > 0, positive, negative))
 
     def derivative(self, z: Array, a: Array | None = None) -> Array:
         a = self.forward(z) if a is None else a
@@ -289,10 +300,12 @@ class GELU(Activation):
         return np.tanh(self._c * (zc + self._k * zc * zc * zc))
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
+        # (1 + tanh u) / 2 lies in [0, 1], so scaling it before multiplying by z keeps
+        # f(z) within [min(z, 0), max(z, 0)]: z (1 + tanh u) would overflow for |z| > max/2.
         t = self._tanh_u(z)
         t += 1.0
-        t *= z
         t *= 0.5
+        t *= z
         return _assign(out, t)
 
     def derivative(self, z: Array, a: Array | None = None) -> Array:
@@ -317,7 +330,10 @@ class Softmax(Activation):
     name = "softmax"
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
-        out = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+        # A row spanning more than the dtype's range (e.g. [max, -max]) shifts some entries to
+        # -inf; their exponential is the exact 0, so the overflow is harmless and not reported.
+        with np.errstate(over="ignore"):
+            out = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
         np.exp(out, out=out)
         out /= out.sum(axis=-1, keepdims=True)
         return out

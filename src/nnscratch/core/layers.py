@@ -244,6 +244,14 @@ class Dense(Layer):
             grad_z = self.activation.backward(
                 self._z, self._a, grad_output, out=self._buffer("grad_z", self._z.shape)
             )
+        return self.backward_from_z(grad_z, need_input_grad)
+
+    def backward_from_z(self, grad_z: Array, need_input_grad: bool = True) -> Array | None:
+        """The backward pass from G = dL/dZ, skipping the activation: fills dL/dW = X^T G and
+        dL/db = sum of G's rows, returns dL/dX = G W^T (used when the loss is computed from Z,
+        e.g. binary cross-entropy from the logits of a final sigmoid)."""
+        if self._x is None:
+            raise RuntimeError(f"{self.describe()}: backward called before forward")
         np.matmul(self._x.T, grad_z, out=self.W.grad)
         # sum over rows of dL/dZ, written as the product 1^T dL/dZ: BLAS sums the columns 2-3x
         # faster than NumPy's reduction over the batch axis
@@ -354,8 +362,16 @@ class BatchNorm(Layer):
     """Batch normalization (Ioffe & Szegedy, 2015) over the batch axis.
 
     training:  mu, var = mean and (biased) variance of the batch;  X^ = (X - mu) / sqrt(var + eps)
-               A = gamma X^ + beta; running statistics move toward mu, var by ``momentum``
+               A = gamma X^ + beta
+               running_mean <- momentum running_mean + (1 - momentum) mu
+               running_var  <- momentum running_var  + (1 - momentum) var N / (N - 1)
     inference: the running statistics replace the batch's.
+
+    The running variance is the unbiased estimate (N / (N - 1) times the batch's), as in
+    PyTorch and the original paper. ``momentum`` is the fraction of the running statistics
+    *kept* at each step (Keras's meaning); PyTorch's ``momentum`` is the fraction *replaced*, so
+    ``BatchNorm(momentum=0.9)`` here behaves as ``torch.nn.BatchNorm1d(momentum=0.1)``
+    (torch momentum = 1 - ours).
 
     Backward (per feature, N rows):
         dL/dgamma = sum(G X^),  dL/dbeta = sum(G)
@@ -400,10 +416,11 @@ class BatchNorm(Layer):
             mean = x.mean(axis=0)
             var = x.var(axis=0)
             m = self.momentum
+            n = x.shape[0]
             self.running_mean *= m
             self.running_mean += (1 - m) * mean
             self.running_var *= m
-            self.running_var += (1 - m) * var
+            self.running_var += ((1 - m) * n / (n - 1)) * var
         else:
             mean, var = self.running_mean, self.running_var
         inv_std = 1.0 / np.sqrt(var + self.eps)

@@ -7,9 +7,15 @@ into one-hot rows (or used directly, where that is cheaper) after their range is
 Every ``gradient`` already includes the 1/N of the batch mean, so the gradients of the
 parameters that backpropagation produces are those of the *mean* loss (except ``SSE``, which is
 a sum by definition).
+
+Every value is finite for finite inputs whenever the true value fits in a float64 (the value is
+returned as a Python float): float32 squares and sums that would overflow float32 are redone in
+float64, and no ``0 * inf`` is ever formed.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -67,6 +73,33 @@ class Loss:
         return f"{type(self).__name__}({args})"
 
 
+def _squared_error(
+    output: Array, target: Array, value_scale: float, grad_scale: float
+) -> tuple[float, Array]:
+    """(value_scale * sum (a - y)^2, grad_scale * (a - y)), without spurious overflow.
+
+    The fast path squares in the output's dtype; float32 overflows there once |a - y| passes
+    about 1.8e19. Only when that happens is the difference recomputed in float64 and, should its
+    squares overflow float64 too, divided by its largest entry m before squaring:
+    sum d^2 = m^2 sum (d/m)^2. The gradient keeps the output's dtype.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        diff = output - target
+        value = float(np.vdot(diff, diff)) * value_scale
+    if math.isfinite(value):
+        if grad_scale != 1.0:
+            diff *= grad_scale
+        return value, diff
+    wide = output.astype(np.float64) - target
+    m = float(np.max(np.abs(wide)))
+    if math.isfinite(m):
+        scaled = wide / m
+        value = m * (m * (float(np.vdot(scaled, scaled)) * value_scale))
+    wide *= grad_scale
+    with np.errstate(over="ignore"):  # a gradient beyond float32's range is the true one
+        return value, wide.astype(output.dtype)
+
+
 class MSE(Loss):
     """Mean squared error over all N x K entries: L = 1/(N K) sum (a - y)^2.
 
@@ -76,11 +109,7 @@ class MSE(Loss):
     name = "mse"
 
     def compute(self, output, target, need_gradient=True):
-        diff = output - target
-        value = float(np.vdot(diff, diff)) / diff.size
-        if need_gradient:
-            diff *= 2.0 / diff.size
-        return value, diff
+        return _squared_error(output, target, 1.0 / output.size, 2.0 / output.size)
 
 
 class QuadraticCost(Loss):
@@ -93,11 +122,7 @@ class QuadraticCost(Loss):
     name = "quadratic"
 
     def compute(self, output, target, need_gradient=True):
-        diff = output - target
-        value = 0.5 * float(np.vdot(diff, diff)) / len(diff)
-        if need_gradient:
-            diff /= len(diff)
-        return value, diff
+        return _squared_error(output, target, 0.5 / len(output), 1.0 / len(output))
 
 
 class SSE(Loss):
@@ -111,19 +136,30 @@ class SSE(Loss):
     sums_over_batch = True
 
     def compute(self, output, target, need_gradient=True):
-        diff = output - target
-        return 0.5 * float(np.vdot(diff, diff)), diff
+        return _squared_error(output, target, 0.5, 1.0)
 
 
 class BinaryCrossEntropy(Loss):
-    """Cross-entropy of sigmoid probabilities a in (0, 1) against targets y in [0, 1]:
+    """Cross-entropy of probabilities a in [0, 1] against targets y in [0, 1]:
 
     L = -1/N sum [y ln a + (1 - y) ln(1 - a)]  (summed over output units, averaged over samples)
     dL/da = (a - y) / (a (1 - a)) / N
 
-    ``a`` is clipped to [eps, 1 - eps] so that ln never sees 0 (the epsilon guard). When the
-    network's last layer is a sigmoid, ``BinaryCrossEntropyWithLogits`` on the pre-activation is
-    more accurate and cheaper.
+    ``a`` is clipped to [eps, 1 - eps] so that ln never sees 0 (the epsilon guard). The gradient
+    returned is that of the clipped loss, consistent with the value: where a lies outside
+    [eps, 1 - eps] the clipped value does not change with a, and dL/da is 0 there.
+
+    After a sigmoid, that zero (or, just inside the clip, the tiny sigma'(z) = a (1 - a)) stops
+    a saturated unit from learning: a sigmoid output stuck at 1 for a target 0 gets
+    dL/dz ~ 0 instead of 1. So a ``Model`` whose network ends in a sigmoid (a ``Dense`` with a
+    sigmoid activation, or a sigmoid ``ActivationLayer``) computes this loss from the sigmoid's
+    input z instead, as Keras does: ``compute_from_logits`` gives
+    L = 1/N sum [max(z, 0) - z y + ln(1 + e^-|z|)] and dL/dz = (sigma(z) - y) / N exactly,
+    with no clipping (its value then exceeds the clipped one's ceiling -ln(eps) for badly wrong
+    saturated outputs). The network's output, and so ``predict``/``predict_proba``, stays the
+    probability. Called directly on probabilities (``value``, ``gradient``, ``compute``), the
+    loss is the clipped one described above. A subclass that changes ``compute`` should change
+    ``compute_from_logits`` to match.
     """
 
     name = "binary_cross_entropy"
@@ -138,13 +174,48 @@ class BinaryCrossEntropy(Loss):
     def compute(self, output, target, need_gradient=True):
         a = np.clip(output, self.eps, 1.0 - self.eps)
         y = target
-        value = float(-np.sum(y * np.log(a) + (1.0 - y) * np.log1p(-a)) / len(a))
+        value = _mean_of_rows(-(y * np.log(a) + (1.0 - y) * np.log1p(-a)))
         if not need_gradient:
             return value, None
-        return value, (a - y) / (a * (1.0 - a)) / len(a)
+        grad = (a - y) / (a * (1.0 - a)) / len(a)
+        grad[(output < self.eps) | (output > 1.0 - self.eps)] = 0.0  # the clip is flat there
+        return value, grad
+
+    def compute_from_logits(
+        self, logits: Array, target: Array, need_gradient: bool = True
+    ) -> tuple[float, Array | None]:
+        """(L, dL/dz) for a = sigma(z), from z itself: see the class docstring."""
+        return _bce_from_logits(logits, target, need_gradient)
 
     def config(self) -> dict:
         return {"eps": self.eps}
+
+
+def _mean_of_rows(per_entry: Array) -> float:
+    """1/N sum of an (N, K) array of non-negative terms, as a Python float.
+
+    Summed in float64 so that float32 terms near float32's maximum do not overflow the sum;
+    float64 terms that large are divided by N before they are summed.
+    """
+    total = float(np.sum(per_entry, dtype=np.float64))
+    if math.isinf(total):
+        return float(np.sum(per_entry / len(per_entry), dtype=np.float64))
+    return total / len(per_entry)
+
+
+def _bce_from_logits(z: Array, target: Array, need_gradient: bool) -> tuple[float, Array | None]:
+    """L = 1/N sum [max(z, 0) - z y + ln(1 + e^-|z|)],  dL/dz = (sigma(z) - y) / N."""
+    # max(z, 0) - z y = z (1 - y) for z >= 0 and -z y for z < 0: neither can overflow for
+    # y in [0, 1], unlike the difference of the two products for z near the dtype's maximum
+    per_entry = np.where(z >= 0, z * (1.0 - target), -z * target)
+    per_entry += np.log1p(np.exp(-np.abs(z)))
+    value = _mean_of_rows(per_entry)
+    if not need_gradient:
+        return value, None
+    grad = _stable_sigmoid(z)
+    grad -= target
+    grad /= len(grad)
+    return value, grad
 
 
 class BinaryCrossEntropyWithLogits(Loss):
@@ -162,15 +233,7 @@ class BinaryCrossEntropyWithLogits(Loss):
         return check_targets(target, output, self.name, allow_labels=False, binary=True)
 
     def compute(self, output, target, need_gradient=True):
-        z = output
-        per_entry = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
-        value = float(np.sum(per_entry) / len(z))
-        if not need_gradient:
-            return value, None
-        grad = _stable_sigmoid(z)
-        grad -= target
-        grad /= len(grad)
-        return value, grad
+        return _bce_from_logits(output, target, need_gradient)
 
 
 class CategoricalCrossEntropy(Loss):
@@ -208,7 +271,11 @@ class SoftmaxCrossEntropy(Loss):
 
     Fusing avoids both overflow (the max is subtracted) and ln(0) (no probability is ever
     logged), and its gradient has no softmax Jacobian in it. Integer labels are used directly
-    (one entry per row is picked) instead of being expanded to one-hot rows.
+    (one entry per row is picked) instead of being expanded to one-hot rows; one-hot rows give
+    the same value and gradient, also for logits spanning the whole float range, where a
+    shifted logit of -inf meets a target weight of 0 (that term is 0, never 0 * inf = NaN).
+    When float32 logits are that far apart, the loss is recomputed in float64, so its value
+    stays finite (up to about 6.8e38) and its gradient exact.
     """
 
     name = "softmax_cross_entropy"
@@ -219,6 +286,23 @@ class SoftmaxCrossEntropy(Loss):
         return check_targets(target, output, self.name, allow_labels=True, one_hot=False)
 
     def compute(self, output, target, need_gradient=True):
+        # Logits spanning more than the dtype's range (e.g. [max, -max] in float32) shift some
+        # entries to -inf; the exact-zero handling below then needs the wide path.
+        with np.errstate(over="ignore", invalid="ignore"):
+            value, grad = self._compute(output, target, need_gradient, exact_zeros=False)
+        if math.isfinite(value):
+            return value, grad
+        wide_target = target if target.ndim == 1 else target.astype(np.float64)
+        with np.errstate(over="ignore"):
+            value, grad = self._compute(
+                output.astype(np.float64), wide_target, need_gradient, exact_zeros=True
+            )
+        return value, None if grad is None else grad.astype(output.dtype)
+
+    @staticmethod
+    def _compute(output, target, need_gradient, exact_zeros):
+        """The fused kernel. ``exact_zeros`` keeps target weights of 0 from multiplying shifted
+        logits of -inf (0 * -inf is NaN; the term is 0), at the cost of one more pass."""
         n = len(output)
         # Speed: the work runs on a transposed copy e (K x N), so that the max and the sum over
         # each sample's K classes are element-wise passes along rows of N contiguous numbers
@@ -231,7 +315,7 @@ class SoftmaxCrossEntropy(Loss):
             picked = e[target, samples].sum()
         else:
             weight = target.sum(axis=1)  # sum_k y_k: 1 for one-hot rows
-            picked = np.vdot(target.T, e)
+            picked = np.vdot(target.T, np.where(target.T != 0, e, 0.0) if exact_zeros else e)
         np.exp(e, out=e)
         row_sum = e.sum(axis=0)
         # L = 1/N sum_i (sum_k y_ik) lse_i - y_i . (z_i - max z_i), lse = ln sum_k e^(z_k - max z)

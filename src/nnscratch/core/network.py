@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .activations import Activation
+from .activations import Activation, Sigmoid
 from .initializers import SeedLike, as_generator
 from .layers import (
     ActivationLayer,
@@ -25,7 +25,7 @@ from .layers import (
     layer_config,
     layer_from_config,
 )
-from .validation import check_finite, check_input
+from .validation import cast_checked, check_finite, check_input
 
 Array = np.ndarray
 
@@ -212,27 +212,71 @@ class Sequential:
         )
         return self._forward(x, training).copy()
 
-    def _forward(self, x: Array, training: bool = False) -> Array:
-        """Forward pass without checks; the result is a buffer reused by the next call."""
-        for layer in self.layers:
+    @property
+    def ends_with_sigmoid(self) -> bool:
+        """True when the network's last operation is a sigmoid: a ``Dense`` layer with a sigmoid
+        activation or a sigmoid ``ActivationLayer``. Its input z is then the output's logits,
+        which ``_forward``, ``backward`` and ``predict`` can work with directly (``logits=True``)."""
+        last = self.layers[-1]
+        return isinstance(last, (Dense, ActivationLayer)) and type(last.activation) is Sigmoid
+
+    def _require_sigmoid_output(self) -> None:
+        if not self.ends_with_sigmoid:
+            raise ValueError(
+                f"logits=True needs a network whose last operation is a sigmoid; its last layer "
+                f"is {self.describe_layer(len(self.layers) - 1)}"
+            )
+
+    def _forward(self, x: Array, training: bool = False, logits: bool = False) -> Array:
+        """Forward pass without checks; the result is a buffer reused by the next call.
+
+        ``logits=True`` (for a network that ``ends_with_sigmoid``) returns the final sigmoid's
+        input z instead of its output sigma(z).
+        """
+        layers = self.layers
+        if logits:
+            self._require_sigmoid_output()
+            if isinstance(layers[-1], ActivationLayer):
+                layers = layers[:-1]
+        for layer in layers:
             x = layer.forward(x, training)
+        if logits and isinstance(layers[-1], Dense):
+            return layers[-1]._z
         return x
 
-    def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
+    def backward(
+        self, grad_output: Array, need_input_grad: bool = True, logits: bool = False
+    ) -> Array | None:
         """Backpropagate dL/d(output); fills every parameter's ``grad``; returns dL/dX.
 
         ``need_input_grad=False`` skips the first layer's dL/dX product, which training never
         uses: for MNIST's first layer it is the largest matrix multiply of the backward pass.
+        ``logits=True`` (after ``_forward(..., logits=True)``) takes dL/dz for the final
+        sigmoid's input z instead, and backpropagates from there without the sigmoid's
+        derivative.
         """
         grad = grad_output
         last = len(self.layers) - 1
+        if logits:
+            self._require_sigmoid_output()
+            top = self.layers[last]
+            if isinstance(top, Dense):
+                grad = top.backward_from_z(grad, need_input_grad or last > 0)
+            last -= 1
         for i in range(last, -1, -1):
             grad = self.layers[i].backward(grad, need_input_grad or i > 0)
         return grad
 
-    def predict(self, x: Array, batch_size: int | None = PREDICT_BATCH) -> Array:
-        """Raw outputs for any number of samples, computed ``batch_size`` rows at a time."""
+    def predict(
+        self, x: Array, batch_size: int | None = PREDICT_BATCH, *, logits: bool = False
+    ) -> Array:
+        """Raw outputs for any number of samples, computed ``batch_size`` rows at a time.
+
+        ``logits=True`` returns the final sigmoid's input z instead (see ``ends_with_sigmoid``).
+        """
         self._require_built("predict")
+        if logits:
+            self._require_sigmoid_output()
         where = f"{self.describe_layer(0)} (the network input)"
         x = check_input(x, self.input_dim, where, finite=False)
         if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
@@ -241,10 +285,10 @@ class Sequential:
         step = n if batch_size is None else batch_size
         out = np.empty((n, self.output_dim), dtype=self.dtype)
         for start in range(0, n, step):
-            chunk = x[start : start + step].astype(self.dtype, copy=False)
+            chunk = cast_checked(x[start : start + step], self.dtype, "x", where)
             # checked chunk by chunk: the rows are then still in cache for the first product
             check_finite(chunk, "x", where)
-            out[start : start + step] = self._forward(chunk, False)
+            out[start : start + step] = self._forward(chunk, False, logits)
         return out
 
     __call__ = predict

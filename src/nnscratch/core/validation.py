@@ -33,6 +33,30 @@ def check_finite(x: Array, name: str, where: str = "") -> None:
         )
 
 
+def cast_checked(arr: Array, dtype: np.dtype | type, name: str, where: str) -> Array:
+    """``arr`` cast to ``dtype``, refusing finite values beyond ``dtype``'s range.
+
+    A float64 value above float32's largest number (about 3.4e38) would become inf in the cast
+    and then pass for a divergence or a NaN in the data; it is named as what it is instead.
+    """
+    dtype = np.dtype(dtype)
+    if arr.dtype == dtype:
+        return arr
+    with np.errstate(over="ignore"):
+        cast = arr.astype(dtype)
+    narrowing = arr.dtype.kind == "f" and dtype.kind == "f" and arr.dtype.itemsize > dtype.itemsize
+    if narrowing and not np.isfinite(cast).all():
+        finite = np.isfinite(arr)
+        if (finite & ~np.isfinite(cast)).any():
+            largest = float(np.max(np.abs(arr[finite])))
+            raise ValueError(
+                f"{name} passed to {where} holds values up to |{name}| = {largest:.4g}, beyond "
+                f"the {dtype.name} range (largest {float(np.finfo(dtype).max):.4g}); rescale "
+                f"the data, or compute in float64 (dtype=np.float64)"
+            )
+    return cast
+
+
 def check_input(
     x: object,
     width: int | None,
@@ -41,7 +65,8 @@ def check_input(
     name: str = "x",
     finite: bool = True,
 ) -> Array:
-    """Validate a batch of inputs: 2-D, non-empty, ``width`` columns, finite; cast to ``dtype``."""
+    """Validate a batch of inputs: 2-D, non-empty, ``width`` columns, finite; cast to ``dtype``
+    (values beyond ``dtype``'s range are refused, see ``cast_checked``)."""
     arr = as_float_array(x, name)
     if arr.ndim != 2:
         hint = (
@@ -62,8 +87,8 @@ def check_input(
         )
     if finite:
         check_finite(arr, name, where)
-    if dtype is not None and arr.dtype != dtype:
-        arr = arr.astype(dtype)
+    if dtype is not None:
+        arr = cast_checked(arr, dtype, name, where)
     return arr
 
 
