@@ -25,31 +25,24 @@ MIRROR_ENVS = ("NNSCRATCH_MNIST_MIRROR", "NNSCRATCH_FASHION_MNIST_MIRROR")
 # ----------------------------------------------------------------------------- real MNIST
 
 
-def _has_mnist(folder: Path) -> bool:
-    return all((folder / name).is_file() or (folder / (name + ".gz")).is_file() for name in FILES)
-
-
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """The folder holding the full MNIST files.
 
-    Found through NNSCRATCH_DATA (the folder itself or its mnist/ subfolder), else
-    <repo>/../shared/data/mnist. Missing data skips the test -- except under CI=true, where
-    it fails: CI must never pass by silently skipping the real-data checks.
+    Found by ``tests.conftest.mnist_dir``: through NNSCRATCH_DATA (the folder itself or
+    its mnist/ subfolder), else <repo>/../shared/data/mnist. Missing data skips the test --
+    except under CI=true, where it fails: CI must never pass by silently skipping the
+    real-data checks.
     """
+    from tests.conftest import mnist_dir as find_mnist_dir
+
+    folder = find_mnist_dir()
+    if folder is not None:
+        return folder
     env = os.environ.get("NNSCRATCH_DATA", "")
-    if env.strip():
-        roots = [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
-        origin = f"NNSCRATCH_DATA={env!r}"
-    else:
-        roots = [REPO.parent / "shared" / "data" / "mnist"]
-        origin = f"the default location {roots[0]}"
-    for root in roots:
-        for folder in (root / "mnist", root):
-            if _has_mnist(folder):
-                return folder
     message = (
-        f"full MNIST not found via {origin}; set NNSCRATCH_DATA to a folder holding "
+        f"full MNIST not found via NNSCRATCH_DATA={env!r} nor in "
+        f"{REPO.parent / 'shared' / 'data' / 'mnist'}; set NNSCRATCH_DATA to a folder holding "
         f"{', '.join(n + '.gz' for n in FILES)}"
     )
     if os.environ.get("CI", "").strip().lower() == "true":

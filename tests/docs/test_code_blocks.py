@@ -115,11 +115,6 @@ ALL_BLOCKS = [block for page in markdown_pages() for block in python_blocks(page
 
 
 # -- finding the optional data ---------------------------------------------------------------------
-def _env_folders() -> list[Path]:
-    value = os.environ.get("NNSCRATCH_DATA", "")
-    return [Path(p).expanduser() for p in value.split(os.pathsep) if p]
-
-
 def _no_data() -> bool:
     return os.environ.get("NNSCRATCH_DOCS_NO_DATA", "").lower() in ("1", "true", "yes")
 
@@ -130,20 +125,16 @@ def _has_mnist(folder: Path) -> bool:
 
 def mnist_folder() -> Path | None:
     """A folder from which ``load_mnist()`` (through NNSCRATCH_DATA) finds MNIST."""
-    if _no_data():
-        return None
-    for folder in [*_env_folders(), SHARED_DATA]:
-        if _has_mnist(folder) or _has_mnist(folder / "mnist"):
-            return folder
-    return None
+    from tests.conftest import mnist_dir
+
+    return None if _no_data() else mnist_dir()
 
 
 def weights_folder() -> Path | None:
     """The folder holding Saito's pretrained weights."""
-    if _no_data():
-        return None
-    candidates = [c for f in _env_folders() for c in (f, f.parent)] + [SHARED_DATA]
-    return next((f for f in candidates if (f / WEIGHTS_FILE).exists()), None)
+    from tests.conftest import shared_data_dir
+
+    return None if _no_data() else shared_data_dir()
 
 
 def data_folder_for(block: Block) -> tuple[Path | None, str | None]:

@@ -3,7 +3,6 @@ trained networks and MNIST, all checked against nnscratch's own predictions in o
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -233,9 +232,11 @@ def load_mnist_for_test():
 
     if hasattr(mnist, "load_mnist_sample"):
         return mnist.load_mnist_sample(normalize=True)
-    folder = os.environ.get("NNSCRATCH_DATA") or "/work/shared/data/mnist"
-    if not Path(folder).exists():
-        pytest.skip(f"no MNIST sample in this nnscratch and no MNIST files at {folder}")
+    from tests.conftest import mnist_dir
+
+    folder = mnist_dir()
+    if folder is None:
+        pytest.skip("no MNIST sample in this nnscratch and no MNIST files found")
     return mnist.load_mnist(folder, normalize=True)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -112,15 +111,9 @@ def test_validators_are_strict_about_types() -> None:
 
 
 def _full_mnist_dir() -> Path | None:
-    candidates = []
-    if os.environ.get("NNSCRATCH_DATA"):
-        env = Path(os.environ["NNSCRATCH_DATA"])
-        candidates += [env, env / "mnist"]
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist")
-    for folder in candidates:
-        if any(folder.glob("t10k-images-idx3-ubyte*")):
-            return folder
-    return None
+    from tests.conftest import mnist_dir
+
+    return mnist_dir()
 
 
 def test_digits_on_full_mnist_where_available() -> None:

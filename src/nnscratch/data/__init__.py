@@ -23,6 +23,7 @@ from .errors import (
     DatasetNotFoundError,
     DownloadError,
     IDXFormatError,
+    InsufficientMemoryError,
     InvalidDatasetError,
     NotFittedError,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "DownloadError",
     "IDXFormatError",
     "IDXHeader",
+    "InsufficientMemoryError",
     "InvalidDatasetError",
     "MinMaxScaler",
     "NotFittedError",

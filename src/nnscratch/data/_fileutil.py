@@ -47,6 +47,12 @@ def temp_file_in(directory: Path, final_name: str) -> Iterator[tuple[BinaryIO, P
     the ``with`` block; whatever is still there afterwards (because of an error, a
     ``KeyboardInterrupt`` or a failed check) is deleted, so no partial file ever remains.
     """
+    if not directory.is_dir():
+        # Creating it is the caller's decision; without this check the error would name the
+        # hidden temporary file rather than the folder that is missing.
+        raise FileNotFoundError(
+            f"cannot write {directory / final_name}: the folder {directory} does not exist"
+        )
     fd, name = tempfile.mkstemp(dir=directory, prefix=f".{final_name}.", suffix=".part")
     tmp = Path(name)
     try:

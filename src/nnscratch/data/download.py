@@ -177,7 +177,8 @@ def download_file(
     ``progress`` is true, tqdm is installed and stderr is a terminal.
 
     Returns ``dest`` as a :class:`~pathlib.Path`. Nothing but the complete, verified file
-    is ever left at ``dest`` or next to it.
+    is ever left at ``dest`` or next to it. The folder of ``dest`` is created if needed:
+    calling this function is the explicit request to download into it.
 
     Raises:
         DownloadError: every mirror failed; the message lists each URL and its failure.
@@ -199,6 +200,7 @@ def download_file(
     expected_digest = sha256.strip().lower() if sha256 is not None else None
 
     failures: list[str] = []
+    reasons: list[tuple[str, str]] = []
     for url in url_list:
         for attempt in range(retries + 1):
             if attempt:
@@ -231,14 +233,19 @@ def download_file(
                     commit_temp(handle, tmp, target)
                 logger.info("saved %s", target)
                 return target
+            # Failed attempts are logged at INFO only: the DownloadError raised at the end
+            # lists them all, and one warning per attempt would bury it (mirrors x retries).
             except _Permanent as exc:
                 failures.append(f"  {url}: {exc}")
-                logger.warning("download of %s failed: %s", url, exc)
+                reasons.append((url, str(exc)))
+                logger.info("download of %s failed: %s", url, exc)
                 break
             except _Transient as exc:
                 failures.append(f"  {url} (attempt {attempt + 1}/{retries + 1}): {exc}")
-                logger.warning("download of %s failed: %s", url, exc)
+                reasons.append((url, str(exc)))
+                logger.info("download of %s failed: %s", url, exc)
     raise DownloadError(
         f"could not download {target.name} into {target.parent}; every mirror failed:\n"
-        + "\n".join(failures)
+        + "\n".join(failures),
+        failures=tuple(reasons),
     )

@@ -14,6 +14,7 @@ __all__ = [
     "DatasetNotFoundError",
     "DownloadError",
     "IDXFormatError",
+    "InsufficientMemoryError",
     "InvalidDatasetError",
     "NotFittedError",
 ]
@@ -47,11 +48,32 @@ class InvalidDatasetError(DataError, ValueError):
 
 
 class DownloadError(DataError, OSError):
-    """Every mirror failed for a file; the message lists what went wrong with each."""
+    """Every mirror failed for a file; the message lists what went wrong with each.
+
+    ``failures`` holds one ``(url, reason)`` pair per failed attempt, for callers that
+    summarise them (e.g. "failed from 2 mirrors (connection refused)").
+    """
+
+    def __init__(self, message: str, *, failures: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.failures = tuple(failures)
 
 
 class DatasetNotFoundError(DataError, FileNotFoundError):
     """A dataset is not available locally and could not (or may not) be downloaded."""
+
+
+class InsufficientMemoryError(DataError, MemoryError):
+    """Data would need more memory than is available; refused before allocating it.
+
+    ``needed`` and ``available`` hold the two figures in bytes (``available`` is ``None``
+    when the limit is a fixed one rather than what the machine has free).
+    """
+
+    def __init__(self, message: str, *, needed: int, available: int | None) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.available = available
 
 
 class NotFittedError(DataError, RuntimeError):

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._fileutil import atomic_write, describe_source
+from ._memory import check_fits
 from .errors import ChecksumError, IDXFormatError
 
 __all__ = [
@@ -281,6 +282,7 @@ def _read(
                     "is probably corrupt (pass a larger max_bytes if the file is genuine)"
                 )
             _check_representable(header, name)
+            check_fits(expected, f"{name}: the IDX header declares {header.describe()}, which")
             # Grow the buffer as data actually arrives instead of allocating `expected`
             # bytes up front: a forged header must not be able to reserve memory.
             buffer = bytearray()
@@ -343,6 +345,8 @@ def read_idx(
             code, truncated or oversized data, corrupt gzip stream, header over
             ``max_bytes``). The message names the file and the problem.
         ChecksumError: the content is well-formed but its digest differs.
+        InsufficientMemoryError: the declared data is larger than the memory available
+            (checked before any of it is read).
         OSError: the file cannot be opened or read.
     """
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._memory import check_fits
 from .errors import InvalidDatasetError
 
 
@@ -83,12 +84,20 @@ def load_digit_image(path: str | os.PathLike) -> np.ndarray:
         raise ImportError("reading images needs Pillow: pip install 'nnscratch[plot]'") from None
     try:
         with Image.open(path) as im:
+            # Opening reads only the header; check the decoded size before decoding (as
+            # RGBA, then float64 grayscale, plus the working copies of mnist_style).
+            width, height = im.size
+            check_fits(
+                width * height * (4 + 8 * 4), f"{path}: a {width:,} x {height:,} pixel image"
+            )
             if im.mode in ("RGBA", "LA") or "transparency" in im.info:
                 # transparent pixels count as background (white), whatever colour they store
                 rgba = im.convert("RGBA")
                 white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(white, rgba)
             gray = np.asarray(im.convert("L"), dtype=np.float64)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        # DecompressionBombError derives from Exception only: a file declaring billions of
+        # pixels is a bad input like any other, not a crash.
         raise InvalidDatasetError(f"{path} is not a readable image: {exc}") from None
     return mnist_style(gray).reshape(784)

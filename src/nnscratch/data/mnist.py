@@ -3,7 +3,9 @@
 Where the files are looked for, in order (the first folder holding all four files wins):
 
 1. the ``path`` argument, if given -- then *only* there (missing files are downloaded into
-   it), because an explicit folder that silently loads data from elsewhere is a trap;
+   it), because an explicit folder that silently loads data from elsewhere is a trap; a
+   ``path`` that does not exist is refused rather than created (it is most likely a typo),
+   unless ``download=True`` asks for the download into it explicitly;
 2. each folder in the ``NNSCRATCH_DATA`` environment variable (several may be given,
    separated by ``os.pathsep``); each may hold the files directly or in a ``mnist/`` or
    ``fashion-mnist/`` subfolder, which is checked first. The two datasets use the same
@@ -214,6 +216,7 @@ def _mirror_list(kind: Kind, mirrors: str | Sequence[str] | None) -> list[str]:
 
 def _not_found(kind: Kind, searched: list[tuple[Path, str]], reason: str) -> DatasetNotFoundError:
     lines = []
+    closest: tuple[int, Path, dict[str, Path]] | None = None
     for folder, why in searched:
         present = _files_in(folder)
         state = (
@@ -222,13 +225,38 @@ def _not_found(kind: Kind, searched: list[tuple[Path, str]], reason: str) -> Dat
             else ("no dataset files" if folder.is_dir() else "does not exist")
         )
         lines.append(f"  {folder} ({why}): {state}")
+        if present and (closest is None or len(present) > closest[0]):
+            closest = (len(present), folder, present)
+    # The first line is what the command line shows: name the missing files and where.
+    if closest is not None:
+        missing = ", ".join(f"{base}(.gz)" for base in FILES if base not in closest[2])
+        where = f"{missing} not found in {closest[1]}"
+    elif searched[0][1] == "path argument":  # [path/<kind>, path]: name the folder given
+        where = f"{searched[-1][0]} does not exist or holds none of its files"
+    elif len(searched) == 1:
+        where = f"{searched[0][0]} does not exist or holds none of its files"
+    else:
+        where = f"none of the {len(searched)} folders searched holds any of its files"
     return DatasetNotFoundError(
-        f"{kind.title} was not found locally and {reason}. Looked in:\n"
+        f"{kind.title} was not found locally ({where}) and {reason}. Looked in:\n"
         + "\n".join(lines)
         + f"\nNeeded files: {', '.join(b + '[.gz]' for b in FILES)}. Pass path=..., set "
         f"{DATA_ENV} to a folder holding them (or a '{kind.name}/' subfolder of them), or "
         "allow downloading; for offline work nnscratch.data.load_mnist_sample() loads the "
         "small MNIST subset bundled with the package."
+    )
+
+
+def _download_summary(
+    kind: Kind, base: str, target: Path, exc: DownloadError, elsewhere: int
+) -> str:
+    """One line: which file is missing, where it was looked for, why downloading failed."""
+    mirrors = list(dict.fromkeys(url for url, _ in exc.failures))
+    reasons = "; ".join(dict.fromkeys(reason for _, reason in exc.failures)) or str(exc)
+    also = f" (nor in the {elsewhere} other folder(s) searched)" if elsewhere > 0 else ""
+    return (
+        f"{kind.title} file {base}(.gz) not found in {target}{also}; downloading it failed "
+        f"from {len(mirrors)} mirror(s) ({reasons})"
     )
 
 
@@ -354,7 +382,7 @@ def load_mnist(
     dtype: npt.DTypeLike = np.float32,
     validation_size: int = 0,
     verify: bool = True,
-    download: bool = True,
+    download: bool | None = None,
     progress: bool = True,
     mirrors: str | Sequence[str] | None = None,
     checksums: Mapping[str, str] | None = None,
@@ -382,7 +410,10 @@ def load_mnist(
     downloading from ``mirrors`` (default: the ``NNSCRATCH_MNIST_MIRROR`` /
     ``NNSCRATCH_FASHION_MNIST_MIRROR`` environment variable -- base URLs separated by
     spaces or commas -- or well-known public mirrors). ``download=False`` never touches
-    the network. ``checksums`` maps file names (without ``.gz``) to the SHA-256 of their
+    the network; the default, ``download=None``, downloads missing files into the cache or
+    into an existing ``path`` folder, but never creates a ``path`` that does not exist (a
+    typo would otherwise silently grow a new folder tree); ``download=True`` may create it.
+    ``checksums`` maps file names (without ``.gz``) to the SHA-256 of their
     decompressed content and replaces the built-in table (a file left out is only checked
     for structure). ``timeout`` (seconds per network operation) and ``retries`` (per
     mirror) tune downloads; ``progress`` shows a progress bar on a terminal.
@@ -409,6 +440,13 @@ def load_mnist(
                 f"path must be a folder holding the {info.title} files (or a "
                 f"'{info.name}/' subfolder of them), but {root} is a file"
             )
+        if not root.exists() and download is None:
+            raise DatasetNotFoundError(
+                f"the folder {root} (path argument) does not exist, so no {info.title} files "
+                "can be read from it, and nothing was created; check the spelling, or pass "
+                f"download=True to download {info.title} into it (command line: nnscratch "
+                f"datasets download {info.name} --data-dir {root})"
+            )
         searched = [(root / info.name, "path argument"), (root, "path argument")]
         target = root
     else:
@@ -427,7 +465,7 @@ def load_mnist(
 
     fresh: set[str] = set()
     if not files:
-        if not download:
+        if download is False:
             raise _not_found(info, searched, "downloading is disabled (download=False)")
         present = _files_in(target)
         urls_for = _mirror_list(info, mirrors)
@@ -449,11 +487,15 @@ def load_mnist(
                     progress=progress,
                 )
             except DownloadError as exc:
+                elsewhere = 0 if path is not None else sum(f != target for f, _ in searched)
+                # One line (the command line prints messages whole); each attempt's URL and
+                # failure stay in .failures and in the chained DownloadError.
                 raise DownloadError(
-                    f"{info.title} is not available locally and downloading it failed: {exc}\n"
-                    f"Offline? Put the files in a folder and pass path=... or set {DATA_ENV}; "
-                    f"mirrors can be changed with mirrors=... or {info.mirror_env}. "
-                    "nnscratch.data.load_mnist_sample() loads the small bundled subset."
+                    _download_summary(info, base, target, exc, elsewhere)
+                    + f". Offline? Put the files in a folder and pass path=... or set {DATA_ENV}; "
+                    f"mirrors can be changed with mirrors=... or {info.mirror_env}; "
+                    "nnscratch.data.load_mnist_sample() loads the small bundled subset",
+                    failures=exc.failures,
                 ) from exc
             fresh.add(base)
         files = _files_in(target)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ._memory import check_fits
 from ._validate import as_rng, check_count, check_nonnegative
 from .errors import NotFittedError
 
@@ -235,7 +236,9 @@ def one_hot(
 
     ``num_classes`` defaults to ``max(labels) + 1``; pass it explicitly whenever a split
     might miss the highest class, or the encodings of train and test would disagree.
-    Labels outside ``[0, num_classes)`` are an error rather than silently dropped.
+    Labels outside ``[0, num_classes)`` are an error rather than silently dropped, and an
+    encoding larger than the available memory (``labels.size * num_classes * itemsize``
+    bytes) is refused with that figure before it is allocated.
     """
     array = _integer_labels(labels, "one_hot")
     if num_classes is None:
@@ -252,7 +255,12 @@ def one_hot(
                 f"one_hot: label {bad} (at flat index {position}) is outside the valid "
                 f"range 0..{classes - 1} for num_classes={classes}"
             )
-    out = np.zeros((array.size, classes), dtype=dtype)
+    out_type = np.dtype(dtype)
+    check_fits(
+        array.size * classes * out_type.itemsize,
+        f"one_hot: {array.size:,} labels x {classes:,} classes of {out_type}",
+    )
+    out = np.zeros((array.size, classes), dtype=out_type)
     out[np.arange(array.size), array.reshape(-1)] = 1
     return out.reshape(array.shape + (classes,))
 
@@ -525,6 +533,12 @@ def expand_mnist(images: npt.ArrayLike, labels: npt.ArrayLike) -> tuple[np.ndarr
             f"expand_mnist: got {batch.shape[0]} images but "
             f"{label_array.shape[0] if label_array.ndim else 'a scalar'} labels"
         )
+    # Four shifted copies plus the five-fold result exist at once: 9 times the input.
+    item = batch.dtype.itemsize * math.prod(batch.shape[1:])
+    check_fits(
+        9 * batch.shape[0] * item,
+        f"expand_mnist: {batch.shape[0]:,} images of {batch.dtype} (five-fold)",
+    )
     up = np.zeros_like(batch)
     up[:, :-1, :] = batch[:, 1:, :]
     down = np.zeros_like(batch)

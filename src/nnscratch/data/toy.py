@@ -18,6 +18,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from ._memory import check_fits
 from ._validate import as_rng, check_count, check_nonnegative, check_positive
 
 __all__ = [
@@ -33,6 +34,21 @@ __all__ = [
 
 Seed = int | np.random.Generator | None
 Arrays = tuple[np.ndarray, np.ndarray]
+
+
+#: Bytes per sample and column while a set is generated: float64 draws, the float32 copy,
+#: the shuffled copy and the int64 labels and permutation, with room to spare.
+_BYTES_PER_VALUE = 32
+
+
+def _count(n: object, name: str, columns: int = 2) -> int:
+    """``n`` checked as a sample count, and refused if generating it would not fit in memory."""
+    count = check_count(n, "n")
+    check_fits(
+        count * (columns + 1) * _BYTES_PER_VALUE,
+        f"{name}(n={count:,}): {count:,} samples of {columns} feature(s)",
+    )
+    return count
 
 
 def _split(n: int, k: int) -> list[int]:
@@ -72,7 +88,7 @@ def five_clusters(n: int = 500, seed: Seed = 0) -> Arrays:
     linearly separable from each other, which is the point of the exercise; expect about
     13% of the points in each of classes 0-3 and about 48% in class 4.
     """
-    count = check_count(n, "n")
+    count = _count(n, "five_clusters")
     rng = as_rng(seed)
     points = rng.normal(0.0, 2.0, size=(count, 2)).astype(np.float32)
     # Label the float32 points actually returned (summed in float64), so the rule holds
@@ -95,7 +111,7 @@ def spirals(n: int = 300, arms: int = 3, noise: float = 0.2, seed: Seed = 0) -> 
     4 radians; arms start at evenly spaced angles. ``noise`` is the standard deviation,
     in radians, of Gaussian noise added to each point's angle.
     """
-    count = check_count(n, "n")
+    count = _count(n, "spirals")
     k = check_count(arms, "arms")
     sigma = check_nonnegative(noise, "noise")
     rng = as_rng(seed)
@@ -115,7 +131,7 @@ def xor(n: int = 200, noise: float = 0.0, seed: Seed = 0) -> Arrays:
     assigned from the clean position; ``noise`` then adds Gaussian jitter of that standard
     deviation, so with noise some points cross into a neighbouring quadrant.
     """
-    count = check_count(n, "n")
+    count = _count(n, "xor")
     sigma = check_nonnegative(noise, "noise")
     rng = as_rng(seed)
     quadrant_signs = {0: [(1, 1), (-1, -1)], 1: [(-1, 1), (1, -1)]}
@@ -138,7 +154,7 @@ def circles(n: int = 200, noise: float = 0.0, factor: float = 0.5, seed: Seed = 
     Angles are uniform; ``noise`` adds Gaussian jitter of that standard deviation to both
     coordinates. ``factor`` must be in (0, 1).
     """
-    count = check_count(n, "n")
+    count = _count(n, "circles")
     sigma = check_nonnegative(noise, "noise")
     ratio = check_positive(factor, "factor")
     if ratio >= 1:
@@ -161,7 +177,7 @@ def moons(n: int = 200, noise: float = 0.0, seed: Seed = 0) -> Arrays:
     centred at (1, 0.5). Positions along each arc are uniform; ``noise`` adds Gaussian
     jitter of that standard deviation to both coordinates.
     """
-    count = check_count(n, "n")
+    count = _count(n, "moons")
     sigma = check_nonnegative(noise, "noise")
     rng = as_rng(seed)
     upper_n, lower_n = _class_sizes(count, 2)
@@ -207,6 +223,7 @@ def blobs(
         if not np.isfinite(points).all():
             raise ValueError("centers must be finite")
         k = points.shape[0]
+    count = _count(count, "blobs", columns=points.shape[1])
     stds = np.asarray(std, dtype=np.float64)
     if stds.ndim == 0:
         stds = np.full(k, float(stds))
@@ -245,7 +262,7 @@ def noisy_sine(
     Returns ``X`` and ``y`` as float32 column vectors of shape ``(n, 1)``; ``noise`` is the
     standard deviation of the Gaussian noise added to the targets.
     """
-    count = check_count(n, "n")
+    count = _count(n, "noisy_sine", columns=1)
     sigma = check_nonnegative(noise, "noise")
     lo, hi = float(low), float(high)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
