@@ -102,7 +102,7 @@ def test_corrupted_truncated_and_foreign_files_are_rejected(tmp_path):
 
     text = tmp_path / "notes.npz"
     text.write_text("hello")
-    with pytest.raises(nn.ModelFileError, match="not a readable model file"):
+    with pytest.raises(nn.ModelFileError, match="not an nnscratch model file: it is text"):
         nn.Model.load(text)
 
     with pytest.raises(nn.ModelFileError, match="not found"):
@@ -113,17 +113,14 @@ def test_newer_format_version_is_refused(tmp_path):
     from nnscratch.io import archive
 
     path = tmp_path / "future.npz"
-    archive.write_archive(path, {"note": "x"}, {"a": np.zeros(2)})
+    new_model().save(path)
     meta, arrays = archive.read_archive(path)
-    assert meta["note"] == "x"
-    with zipfile.ZipFile(path) as zf:
-        raw = {name: zf.read(name) for name in zf.namelist()}
+    assert meta["format_version"] == archive.FORMAT_VERSION
     meta["format_version"] = 99
     record = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(path, a=arrays["a"], __metadata__=record)
+    np.savez(path, **arrays, __metadata__=record)
     with pytest.raises(nn.ModelFileError, match="format version 99"):
         nn.Model.load(path)
-    assert raw  # the original archive had content
 
 
 def test_pickled_arrays_are_never_loaded(tmp_path):
@@ -170,3 +167,52 @@ def test_killing_a_process_mid_save_never_leaves_a_broken_file(tmp_path):
     assert len(values) > 1  # the kills really did land between different saves
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert len(leftovers) <= 12  # a killed writer may leave its temp file, never a bad model
+
+
+def test_load_and_save_errors_are_one_clear_line_without_temporary_paths(tmp_path):
+    model = new_model()
+    single = tmp_path / "weights.npz"  # a .npy renamed .npz
+    with open(single, "wb") as handle:
+        np.save(handle, np.zeros(3))
+    with pytest.raises(nn.ModelFileError, match=r"single NumPy array \(\.npy\)"):
+        nn.Model.load(single)
+
+    notes = tmp_path / "notes.npz"
+    notes.write_text("x1,x2,label\n0.5,0.25,1\n")
+    with pytest.raises(nn.ModelFileError, match="it is text") as caught:
+        nn.Model.load(notes)
+    assert "pickle" not in str(caught.value)  # never suggests unsafe loading
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    with pytest.raises(nn.ModelFileError, match="it is a folder") as caught:
+        model.save(folder)
+    assert ".tmp" not in str(caught.value) and str(folder) in str(caught.value)
+    assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "notes.npz",
+        "runs",
+        "weights.npz",
+    ]
+
+    blocker = tmp_path / "notes.npz" / "model.npz"  # its folder is a file
+    with pytest.raises(nn.ModelFileError, match="cannot save the model") as caught:
+        model.save(blocker)
+    assert ".tmp" not in str(caught.value)
+
+    for error in ("single", "notes"):
+        path = single if error == "single" else notes
+        with pytest.raises(nn.ModelFileError) as caught:
+            nn.Model.load(path)
+        assert "\n" not in str(caught.value) and "context manager" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_model_files_honour_the_umask(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        path = new_model().save(tmp_path / "model.npz")
+        new_model(seed=1).save(path)  # replacing a file gives it the same mode
+    finally:
+        os.umask(previous)
+    assert os.stat(path).st_mode & 0o777 == mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]

@@ -4,10 +4,13 @@ expiry, uploads and downloads, through Starlette's in-process TestClient."""
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import io
 import json
+import tempfile
 import threading
 import time
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -334,6 +337,9 @@ def test_the_memory_bound_is_enforced_with_a_message(make_client: Any, new_sessi
         (b'{"learning_rate": NaN}', 400, "not valid JSON"),
         (b"", 400, "needs a JSON body"),
         (b"[1, 2]", 400, "JSON object"),
+        (b"[" * 200_000, 400, "nested too deeply"),
+        (b'{"a": ' * 100_000, 400, "nested too deeply"),
+        (b'{"hidden": ' + b"[" * 900 + b"]" * 900 + b"}", 422, "hidden"),
     ],
 )
 def test_malformed_http_bodies(
@@ -418,6 +424,7 @@ def test_websocket_pushes_frames_and_takes_commands(new_session: Any, client: An
         ('{"type": "control", "action": 7, "id": 9}', "action must be one of"),
         ('{"type": "predict", "id": 9}', "unknown message type"),
         ('{"type": "config", "params": {"x": NaN}}', "not valid JSON"),
+        ("[" * 200_000, "nested too deeply"),
     ],
 )
 def test_malformed_socket_messages_get_an_error_and_the_socket_keeps_working(
@@ -819,6 +826,52 @@ def test_digits_model_round_trip_and_bad_uploads(
     assert other.step(1)["metrics"]["epoch"] == 3  # still usable
 
 
+def _rezip(data: bytes, change: Any) -> bytes:
+    """The model file ``data`` with its members passed through ``change`` (a valid zip)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, content in change(members).items():
+            zf.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_digits_upload_errors_name_no_server_path(new_session: Any, client: Any) -> None:
+    s = new_session("digits", params={"hidden": [16]})
+    good = client.get(f"{s.base}/model").content
+
+    def tamper(members: dict[str, bytes]) -> dict[str, bytes]:
+        weights = bytearray(members["weights/0.W.npy"])
+        weights[-1] ^= 0x40  # a changed weight with a valid zip CRC: only the checksum sees it
+        return {**members, "weights/0.W.npy": bytes(weights)}
+
+    def extra(members: dict[str, bytes]) -> dict[str, bytes]:
+        return {**members, "payload.npy": members["weights/0.b.npy"]}
+
+    cases = [
+        (_rezip(good, tamper), "checksum"),
+        (_rezip(good, extra), "'payload.npy'"),
+        (good[: len(good) // 2], "truncated or corrupted"),
+        (b"\x93NUMPY" + good[8:200], "single NumPy array"),
+    ]
+    temp = tempfile.gettempdir()
+    for content, fragment in cases:
+        response = client.post(f"{s.base}/model?name=mine.npz", content=content)
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert fragment in error and "mine.npz" in error
+        assert temp not in error and "nnscratch-web-" not in error and "upload.npz" not in error
+    session = client.app.state.manager.get(s.id)
+    for memory in (200_000, 40_000):  # past the training bound, then past the file's size
+        session.settings = session.settings.with_(session_memory=memory)
+        response = client.post(f"{s.base}/model?name=mine.npz", content=good)
+        assert response.status_code == 413, response.text
+        assert "too large for this server" in response.json()["error"]
+        assert temp not in response.text
+    assert s.step(1)["metrics"]["epoch"] == 1  # the session is untouched
+
+
 def test_digits_full_mnist_missing_is_a_clear_error(
     make_client: Any, tmp_path: Any, new_session: Any
 ) -> None:
@@ -827,6 +880,7 @@ def test_digits_full_mnist_missing_is_a_clear_error(
     response = s.config(source="full")
     assert response.status_code == 422
     assert "full MNIST is not available" in response.json()["error"]
+    assert str(tmp_path) not in response.text and "Looked in" not in response.text
     assert s.get()["config"]["source"] == "sample"
     assert client.get("/api/info").json()["digits"]["sources"]["full"] is False
 
@@ -873,6 +927,27 @@ def test_start_server_on_a_free_loopback_port() -> None:
             ws.send(json.dumps({"type": "ping", "id": 1}))
             assert json.loads(ws.recv(timeout=10)) == {"type": "pong", "id": 1}
     assert not server._thread.is_alive()
+
+
+def test_concurrent_session_creation_never_exceeds_the_bound() -> None:
+    import httpx2 as httpx
+
+    from nnscratch.web import start_server
+
+    limit, requests = 5, 120
+
+    def create(_: int) -> int:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            return http.post("/api/sessions", json={"kind": "playground"}).status_code
+
+    with start_server(port=0, settings=Settings(max_sessions=limit)) as server:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=40) as pool:
+            statuses = list(pool.map(create, range(requests)))
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            open_now = http.get("/api/health").json()["sessions"]
+        assert open_now <= limit
+        assert server.app.state.manager._pending == 0  # every reservation was released
+    assert set(statuses) <= {201, 503} and statuses.count(201) >= limit
 
 
 def test_serve_reports_a_port_in_use() -> None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import io
+import logging
 import os
 import tempfile
 import threading
 import time
-import zipfile
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ from ..data.dataset import Dataset
 from ..data.errors import DataError, InvalidDatasetError
 from ..data.images import mnist_style
 from ..data.mnist import load_mnist, load_mnist_sample
-from ..io.archive import ModelFileError
+from ..io.archive import ModelFileError, ModelFileTooLargeError, inspect_archive
 from ..model import Model
 from ..training.metrics import confusion_matrix
 from ..training.optimizers import get_optimizer
@@ -51,10 +51,14 @@ from .validation import (
     validate_update,
 )
 
+log = logging.getLogger("nnscratch.web")
+
 SOURCES = ("sample", "full")
 PROBE_SIZE = 512  # training images used for gradient norms and dead units
 EVAL_TRAIN = 5000  # training images used for the training-loss curve
 MAX_WEIGHT_IMAGES = 100
+#: Bytes per parameter a training session holds (value, gradient, optimizer state, scratch).
+_TRAINING_BYTES_PER_PARAMETER = 24
 
 
 def _choice(options: tuple[str, ...]):
@@ -115,9 +119,11 @@ class MnistCache:
                 return load_mnist_sample(normalize=True)
             return load_mnist(self.path, normalize=True, download=False, progress=False)
         except (DataError, OSError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # the library's message names folders and files on the server: it goes to the
+            # server's log, and the page gets a message without them
             what = "the bundled MNIST sample" if source == "sample" else "full MNIST"
-            return f"{what} is not available on this server: {first}"
+            log.warning("%s could not be loaded: %s", what, exc)
+            return f"{what} is not available on this server (its log says why)"
 
     def status(self) -> dict[str, Any]:
         """Which sources are loaded or known to be missing (None: not tried yet)."""
@@ -308,19 +314,31 @@ class DigitsSession(ModelSession):
         }
 
     def upload_model(self, data: bytes, name: str = "model.npz") -> dict[str, Any]:
-        """Use an uploaded nnscratch model file (784 inputs, 10 outputs) from now on."""
+        """Use an uploaded nnscratch model file (784 inputs, 10 outputs) from now on.
+
+        The file is checked by ``nnscratch.io.archive`` before anything is decompressed, under
+        this server's per-session memory bound; messages name the file by its uploaded name,
+        never by a path on the server.
+        """
         self._check_open()
-        with tempfile.TemporaryDirectory(prefix="nnscratch-web-") as folder:
-            path = os.path.join(folder, "upload.npz")
-            with open(path, "wb") as handle:
-                handle.write(data)
-            self._check_model_file(path)
-            try:
-                model = Model.load(path)
-            except (ModelFileError, ValueError, TypeError, KeyError, IndexError) as exc:
-                raise ParamError(f"not a usable nnscratch model file: {exc}", "file") from None
-            except MemoryError:
-                raise ParamError("the model is too large for this server", "file", 413) from None
+        limit = self.settings.session_memory
+        source = io.BytesIO(data)
+        source.name = name  # how error messages name the file
+        try:
+            info = inspect_archive(source, max_bytes=limit)
+            # training holds the parameters, their gradients, the optimizer state and buffers
+            if _TRAINING_BYTES_PER_PARAMETER * info.n_parameters > limit:
+                raise ParamError("the model is too large for this server", "file", 413)
+            source.seek(0)
+            model = Model.load(source, max_bytes=limit)
+        except ModelFileTooLargeError as exc:
+            raise ParamError(
+                f"the model is too large for this server: {exc}", "file", 413
+            ) from None
+        except ModelFileError as exc:
+            raise ParamError(f"not a usable nnscratch model file: {exc}", "file") from None
+        except MemoryError:
+            raise ParamError("the model is too large for this server", "file", 413) from None
         net = model.network
         if net.input_dim != 784 or net.output_dim != 10:
             raise ParamError(
@@ -350,34 +368,6 @@ class DigitsSession(ModelSession):
             self._set_model(model, f"uploaded: {name}")
         self.notify()
         return {"config": dict(self.config), **self.state()}
-
-    def _check_model_file(self, path: str) -> None:
-        """Refuse files that would expand beyond the memory bound before loading them."""
-        limit = self.settings.session_memory
-        try:
-            with zipfile.ZipFile(path) as archive:
-                members = archive.infolist()
-                if len(members) > 10_000 or sum(m.file_size for m in members) > limit:
-                    raise ParamError(
-                        "the model file expands beyond this server's limits", "file", 413
-                    )
-            with np.load(path, allow_pickle=False) as archive:
-                meta = json.loads(archive["__metadata__"].tobytes().decode("utf-8"))
-            arch = meta["architecture"]
-            width = int(arch["input_dim"])
-            params = 0
-            for layer in arch["layers"]:
-                units = layer.get("units", width) if isinstance(layer, dict) else width
-                if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-                    raise ValueError(f"a layer has {units!r} units")
-                params += (width + 1) * units
-                width = units
-        except ParamError:
-            raise
-        except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
-            raise ParamError(f"not an nnscratch model file: {exc}", "file") from None
-        if 24 * params > limit:
-            raise ParamError("the model is too large for this server", "file", 413)
 
     def model_bytes(self) -> tuple[bytes, str]:
         self._check_open()

@@ -69,10 +69,12 @@ def gradient_norms(model: Model, x: np.ndarray, y: np.ndarray) -> list[dict[str,
     """
     net = model.network
     xb = np.ascontiguousarray(x, dtype=net.dtype)
-    output = net._forward(xb, training=False)
+    # the same path as training: binary cross-entropy after a sigmoid from the logits
+    fused = model._fused_sigmoid
+    output = net._forward(xb, training=False, logits=fused)
     target = model.loss.prepare_target(output, y)
-    _, grad = model.loss.compute(output, target)
-    net.backward(grad, need_input_grad=False)
+    _, grad = model._compute_loss(output, target)
+    net.backward(grad, need_input_grad=False, logits=fused)
     norms = []
     for index, layer in enumerate(net.layers):
         if isinstance(layer, Dense):

@@ -95,6 +95,11 @@ def parse_json(text: str | bytes) -> Any:
         return json.loads(text, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ParamError(f"the message is not valid JSON: {exc}", status=400) from None
+    except RecursionError:
+        raise ParamError(
+            "the message is not valid JSON: its arrays or objects are nested too deeply",
+            status=400,
+        ) from None
 
 
 def dump_json(value: Any) -> str:

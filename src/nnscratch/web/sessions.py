@@ -424,6 +424,8 @@ class SessionManager:
         self.factories = factories
         self.compute = threading.BoundedSemaphore(settings.training_workers)
         self._sessions: dict[str, Session] = {}
+        #: Sessions being built (their factory is running): they count against the bound.
+        self._pending = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -440,29 +442,45 @@ class SessionManager:
             params = {}
         if not isinstance(params, dict):
             raise ParamError("params must be a JSON object", "params", 400)
-        self._make_room()
-        sid = secrets.token_urlsafe(18)
-        session = self.factories[kind](sid, self.settings, self.compute, params)
+        self._reserve_slot()
+        try:
+            sid = secrets.token_urlsafe(18)
+            session = self.factories[kind](sid, self.settings, self.compute, params)
+        except BaseException:
+            with self._lock:
+                self._pending -= 1
+            raise
         with self._lock:
+            self._pending -= 1
             self._sessions[sid] = session
-        log.info("session %s (%s) created; %d open", sid[:8], kind, len(self._sessions))
+            count = len(self._sessions)
+        log.info("session %s (%s) created; %d open", sid[:8], kind, count)
         return session
 
-    def _make_room(self) -> None:
+    def _reserve_slot(self) -> None:
+        """Count a session being created against ``max_sessions``, closing the least recently
+        used unconnected session if that is needed to stay within it.
+
+        The check and the reservation are one step under the lock, and sessions still being
+        built count as open: many tabs created at the same moment cannot together exceed the
+        bound (building one takes long enough for others to pass a check made apart).
+        """
         with self._lock:
-            if len(self._sessions) < self.settings.max_sessions:
-                return
-            idle = [s for s in self._sessions.values() if s.sockets == 0]
-            if not idle:
-                raise ParamError(
-                    f"the server is full ({self.settings.max_sessions} sessions, all in use); "
-                    "close a tab or try again later",
-                    status=503,
-                )
-            victim = min(idle, key=lambda s: s.last_seen)
-            del self._sessions[victim.id]
-        log.info("session %s closed to make room", victim.id[:8])
-        victim.close()
+            victim = None
+            if len(self._sessions) + self._pending >= self.settings.max_sessions:
+                idle = [s for s in self._sessions.values() if s.sockets == 0]
+                if not idle:
+                    raise ParamError(
+                        f"the server is full ({self.settings.max_sessions} sessions, all in "
+                        "use); close a tab or try again later",
+                        status=503,
+                    )
+                victim = min(idle, key=lambda s: s.last_seen)
+                del self._sessions[victim.id]
+            self._pending += 1
+        if victim is not None:
+            log.info("session %s closed to make room", victim.id[:8])
+            victim.close()
 
     def get(self, sid: str) -> Session:
         with self._lock:
