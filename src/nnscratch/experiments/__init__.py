@@ -1,5 +1,25 @@
-"""``nnscratch reproduce``: every experiment of the source articles, next to their figures."""
+"""``nnscratch reproduce``: every experiment of the source articles, next to their figures.
 
-from .runner import EXPERIMENTS, Row, run_all
+``common`` holds what the experiments share (``Row``, ``Context``, ``verdict``); each article has
+its module (``seed000``, ...), importing ``common`` only; ``runner`` imports them all, runs them
+and writes the table. The runner is loaded on first use of its names, so importing one article's
+module (as the web pages do) does not load every experiment.
+"""
 
-__all__ = ["EXPERIMENTS", "Row", "run_all"]
+from __future__ import annotations
+
+from typing import Any
+
+from .common import Context, Row, verdict
+
+__all__ = ["EXPERIMENTS", "REGISTRY", "Context", "Row", "run_all", "verdict"]
+
+_FROM_RUNNER = ("EXPERIMENTS", "REGISTRY", "run_all")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_RUNNER:
+        from . import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

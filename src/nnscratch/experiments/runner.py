@@ -7,62 +7,33 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
+from . import seed000, seed002, seed003, seed004
+from .common import Context, Row
 
-@dataclass
-class Row:
-    experiment: str
-    article: str
-    ours: str
-    verdict: str  # "pass", "FAIL" or "skipped"
-    note: str = ""
+#: Every experiment, by the name ``--only`` takes, in the order of the table. A new article is
+#: a module that imports ``.common`` only, plus its entries here.
+REGISTRY: dict[str, Callable[[Context], list[Row]]] = {
+    "seed000": seed000.run,
+    "seed002-neuron": seed002.run_neuron,
+    "seed002-mnist": seed002.run_mnist,
+    "seed003": seed003.run,
+    "seed004": seed004.run,
+}
 
-
-@dataclass
-class Context:
-    out: Path
-    fast: bool
-    data_dir: str | None
-    figures: list[Path] = field(default_factory=list)
-
-    def save(self, fig, name: str) -> None:
-        from ..plots import save_figure
-
-        path = self.out / f"{name}.png"
-        save_figure(fig, path)
-        self.figures.append(path)
-
-
-def verdict(ok: bool) -> str:
-    return "pass" if ok else "FAIL"
-
-
-def _experiments() -> dict[str, Callable[[Context], list[Row]]]:
-    from . import seed000, seed002, seed003, seed004
-
-    return {
-        "seed000": seed000.run,
-        "seed002-neuron": seed002.run_neuron,
-        "seed002-mnist": seed002.run_mnist,
-        "seed003": seed003.run,
-        "seed004": seed004.run,
-    }
-
-
-EXPERIMENTS = ("seed000", "seed002-neuron", "seed002-mnist", "seed003", "seed004")
+EXPERIMENTS = tuple(REGISTRY)
 
 
 def run_all(
     out: Path, fast: bool = False, data_dir: str | None = None, only: list[str] | None = None
 ) -> int:
     """Run the experiments (all, or those named in ``only``); return 0 if no row failed."""
-    experiments = _experiments()
-    names = only or list(experiments)
-    unknown = [n for n in names if n not in experiments]
+    names = only or list(REGISTRY)
+    unknown = [n for n in names if n not in REGISTRY]
     if unknown:
-        raise ValueError(f"unknown experiment(s) {unknown}; choose from {list(experiments)}")
+        raise ValueError(f"unknown experiment(s) {unknown}; choose from {list(REGISTRY)}")
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(out, fast, data_dir)
     rows: list[Row] = []
@@ -71,7 +42,7 @@ def run_all(
     print(f"reproducing the articles ({mode}); figures go to {out}/", flush=True)
     for name in names:
         t0 = time.perf_counter()
-        new_rows = experiments[name](ctx)
+        new_rows = REGISTRY[name](ctx)
         rows += new_rows
         for row in new_rows:
             _print_row(row)

@@ -7,7 +7,7 @@ from ..core.network import mlp
 from ..data.toy import five_clusters
 from ..model import Model
 from ..training import SGD, TrainingDivergedError
-from .runner import Context, Row, verdict
+from .common import Context, Row, verdict
 
 N = 1000
 # The article's quadratic cost is summed over the batch, so its learning rate is per sample:

@@ -3,9 +3,6 @@ cross-entropy's cure, and Nielsen's MNIST networks with cross-entropy and L2."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
 from ..core.initializers import Normal, StandardNormal
@@ -13,7 +10,7 @@ from ..core.layers import Dense
 from ..core.network import Sequential
 from ..model import Model
 from ..training import SGD
-from .runner import Context, Row, verdict
+from .common import Context, Row, verdict
 
 NEURON_EPOCHS = 300
 
@@ -160,19 +157,3 @@ def run_mnist(ctx: Context) -> list[Row]:
     except (ImportError, TypeError):
         pass
     return rows
-
-
-def saito_weights(data_dir: str | None) -> Path | None:
-    """Where the pretrained chapter-3 weights are: beside the MNIST folder or in ../shared/data."""
-    candidates = []
-    for base in (data_dir, os.environ.get("NNSCRATCH_DATA")):
-        if base:
-            candidates += [
-                Path(base) / "saito-sample-weight.npz",
-                Path(base).parent / "saito-sample-weight.npz",
-            ]
-    candidates += [
-        Path("../shared/data/saito-sample-weight.npz"),
-        Path(__file__).resolve().parents[4] / "shared" / "data" / "saito-sample-weight.npz",
-    ]
-    return next((p for p in candidates if p.exists()), None)

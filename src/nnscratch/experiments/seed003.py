@@ -9,7 +9,7 @@ from ..core.network import mlp
 from ..data.toy import truth_table
 from ..model import Model
 from ..training import SGD
-from .runner import Context, Row, verdict
+from .common import Context, Row, verdict
 
 ARTICLE = (0.023, 0.979, 0.975, 0.025)
 

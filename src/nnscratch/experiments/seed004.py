@@ -9,8 +9,7 @@ import numpy as np
 
 from ..core.activations import Softmax
 from ..core.network import Sequential
-from .runner import Context, Row, verdict
-from .seed002 import saito_weights
+from .common import Context, Row, saito_weights, verdict
 
 W = [
     np.array([[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]]),
