@@ -27,13 +27,33 @@ can be asked for), mirrors the network's inference pass:
   ``output="logits"`` exports the raw network output (``Model.predict_raw``). A bare
   ``Sequential`` has no loss: its raw output is exported.
 
-The batch dimension is dynamic (``["batch", n_features]``). The graph computes in float32:
-float64 networks are exported with their parameters rounded to float32. The ``ir_version`` is
-the lowest one the opset allows (8 for opset 17), so older onnxruntime releases load the file.
+Convolutional networks (images laid out N x C x H x W, as in nnscratch and ONNX):
 
-Layers other than ``Dense``, ``ActivationLayer``, ``Dropout`` and ``BatchNorm``, and
-activations without an ONNX form (the perceptron's step, user-defined ``Activation``
-subclasses), raise a ``ValueError`` naming the layer's index and type.
+* ``Conv2D``: one ``Conv`` (weights (F, C, kh, kw), bias (F,); zeros for ``use_bias=False``)
+  with ``strides`` and ``pads`` = [top, left, bottom, right], then its activation. Numeric
+  padding is symmetric; ``"same"`` with an even kernel k pads (k - 1) // 2 above/left and
+  k // 2 below/right (PyTorch's convention), written out as explicit, asymmetric ``pads``
+  (never ``auto_pad``, whose SAME_UPPER/SAME_LOWER a reader would have to decode);
+* a ``BatchNorm`` after a ``Conv2D`` without activation is folded into it per output channel
+  (``W'[f] = W[f] s[f]``, ``b'[f] = (b[f] - mean[f]) s[f] + beta[f]``), otherwise it is a
+  ``BatchNormalization`` operator, which normalises per channel (axis 1) on 4-D tensors;
+* ``MaxPool2D``: ``MaxPool`` (padding never wins, as nnscratch's -inf); ``AvgPool2D``:
+  ``AveragePool`` with ``count_include_pad=1`` (nnscratch averages over the whole window,
+  padding zeros included); both with ``ceil_mode=0`` (sizes rounded down);
+* ``GlobalAvgPool2D``: ``GlobalAveragePool`` (N x C x 1 x 1) then ``Flatten`` to N x C;
+* ``Flatten``: ``Flatten(axis=1)``, which keeps each sample's values in row-major (C, H, W)
+  order as nnscratch does; ``Reshape``: ``Reshape`` to [-1, *output shape];
+* element-wise activations (fused or ``ActivationLayer``) apply to tensors of any rank.
+
+The graph's input is ``["batch", *input_shape]``: N x C x H x W for a network of images,
+N x n for flat rows (a network that starts with ``Reshape`` takes flat rows, as nnscratch
+does); the batch dimension is dynamic. The graph computes in float32: float64 networks are
+exported with their parameters rounded to float32. The ``ir_version`` is the lowest one the
+opset allows (8 for opset 17), so older onnxruntime releases load the file.
+
+Other layers (user-defined ``Layer`` subclasses), and activations without an ONNX form (the
+perceptron's step, user-defined ``Activation`` subclasses), raise a ``ValueError`` naming the
+layer's index and type.
 
 ``onnx`` (and ``onnxruntime``, to run the result) are optional: ``pip install 'nnscratch[onnx]'``.
 """
@@ -61,7 +81,18 @@ from .core.activations import (
     Softplus,
     Tanh,
 )
-from .core.layers import ActivationLayer, BatchNorm, Dense, Dropout
+from .core.layers import (
+    ActivationLayer,
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2D,
+    MaxPool2D,
+    Reshape,
+)
 from .core.losses import Loss
 from .core.network import Sequential
 from .model import Model
@@ -134,6 +165,13 @@ class _GraphBuilder:
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
+    def integers(self, base: str, values: list[int]) -> str:
+        """An int64 initializer (the shape input of ``Reshape``)."""
+        name = self.name(base)
+        array = np.asarray(values, dtype=np.int64)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
     def node(self, op_type: str, inputs: list[str], base: str, **attributes: Any) -> str:
         output = self.name(base)
         self.nodes.append(
@@ -196,6 +234,40 @@ def _gelu(graph: _GraphBuilder, act: GELU, x: str, prefix: str) -> str:
     t = graph.node("Add", [t, one], f"{prefix}/one_plus_tanh")
     t = graph.node("Mul", [t, x], f"{prefix}/times_z")
     return graph.node("Mul", [t, half], f"{prefix}/out")
+
+
+def _conv(
+    graph: _GraphBuilder, layer: Conv2D, x: str, index: int, bn: tuple[int, BatchNorm] | None
+) -> str:
+    """Append the ``Conv`` node of ``layer`` (and of ``bn`` = (its index, the BatchNorm)
+    folded into it per output channel, in float64) applied to ``x``; return the result's
+    name (before the activation)."""
+    weights = layer.W.value.astype(np.float64)
+    bias = (
+        layer.b.value.astype(np.float64)
+        if layer.use_bias
+        else np.zeros(layer.channels, dtype=np.float64)
+    )
+    folded = ""
+    if bn is not None:
+        bn_index, bn = bn
+        scale = bn.gamma.value.astype(np.float64) / np.sqrt(
+            bn.running_var.astype(np.float64) + bn.eps
+        )
+        weights = weights * scale[:, None, None, None]
+        bias = (bias - bn.running_mean.astype(np.float64)) * scale + bn.beta.value
+        folded = f"+bn{bn_index}"
+    w = graph.constant(f"layer{index}{folded}/W", weights)
+    b = graph.constant(f"layer{index}{folded}/b", bias)
+    top, bottom, left, right = layer.pads()
+    return graph.node(
+        "Conv",
+        [x, w, b],
+        f"layer{index}/conv",
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.stride),
+        pads=[top, left, bottom, right],
+    )
 
 
 def _resolve(obj: object) -> tuple[Sequential, Loss | None, dict[str, str]]:
@@ -313,10 +385,46 @@ def to_onnx(
             current = graph.node(
                 "BatchNormalization", inputs, f"layer{i}/batch_norm", epsilon=float(layer.eps)
             )
+        elif kind is Conv2D:
+            following = i + 1
+            while following < len(layers) and type(layers[following]) is Dropout:
+                following += 1
+            fold = (
+                type(layer.activation) is Identity
+                and following < len(layers)
+                and type(layers[following]) is BatchNorm
+            )
+            bn = (following, layers[following]) if fold else None
+            current = _conv(graph, layer, current, i, bn)
+            current = _activation(graph, layer.activation, current, f"layer{i}", where)
+            i = following + 1 if fold else i + 1
+            continue
+        elif kind in (MaxPool2D, AvgPool2D):
+            top, bottom, left, right = layer._pads()
+            options = {"count_include_pad": 1} if kind is AvgPool2D else {}
+            current = graph.node(
+                "MaxPool" if kind is MaxPool2D else "AveragePool",
+                [current],
+                f"layer{i}/{'max' if kind is MaxPool2D else 'avg'}_pool",
+                kernel_shape=list(layer.pool_size),
+                strides=list(layer.stride),
+                pads=[top, left, bottom, right],
+                ceil_mode=0,
+                **options,
+            )
+        elif kind is GlobalAvgPool2D:
+            current = graph.node("GlobalAveragePool", [current], f"layer{i}/global_avg_pool")
+            current = graph.node("Flatten", [current], f"layer{i}/flatten", axis=1)
+        elif kind is Flatten:
+            current = graph.node("Flatten", [current], f"layer{i}/flatten", axis=1)
+        elif kind is Reshape:
+            shape = graph.integers(f"layer{i}/shape", [-1, *layer.output_shape])
+            current = graph.node("Reshape", [current, shape], f"layer{i}/reshape")
         else:
             raise ValueError(
-                f"{where} cannot be exported to ONNX: only Dense, ActivationLayer, Dropout and "
-                "BatchNorm layers are supported"
+                f"{where} cannot be exported to ONNX: supported layers are Dense, Conv2D, "
+                "MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten, Reshape, ActivationLayer, "
+                "Dropout and BatchNorm"
             )
         i += 1
 
@@ -335,8 +443,8 @@ def to_onnx(
     onnx_graph = helper.make_graph(
         graph.nodes,
         "nnscratch",
-        [helper.make_tensor_value_info(input_name, float32, ["batch", network.input_dim])],
-        [helper.make_tensor_value_info(output_name, float32, ["batch", network.output_dim])],
+        [helper.make_tensor_value_info(input_name, float32, ["batch", *network.input_shape])],
+        [helper.make_tensor_value_info(output_name, float32, ["batch", *network.output_shape])],
         initializer=graph.initializers,
     )
     opset_imports = [helper.make_opsetid("", int(opset))]

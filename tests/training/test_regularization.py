@@ -5,6 +5,7 @@ import pytest
 
 import nnscratch as nn
 from nnscratch.data.toy import five_clusters, spirals
+from nnscratch.training.regularizers import apply_max_norm
 
 X, Y = five_clusters(300, seed=0)
 
@@ -268,3 +269,72 @@ def test_expanded_training_data_generalises_better():
 
     assert len(x_big) == 5 * len(x)
     assert accuracy(x_big, y_big, 10) > accuracy(x, y, 50) + 0.01
+
+
+# -- convolution kernels -----------------------------------------------------------------------
+def conv_net(dtype=np.float32):
+    return nn.Sequential(
+        [nn.Conv2D(3, 2, activation="relu"), nn.Flatten(), nn.Dense(2)],
+        input_shape=(2, 3, 3),
+        seed=0,
+        dtype=dtype,
+    )
+
+
+def test_max_norm_caps_each_conv_filter_over_its_channels_and_window():
+    """Filter 0 has norm 5 over its 2 channels x 2 x 2 weights (1+4+4+16 = 25): scaled by
+    2/5; filter 1 has norm 1 (0.36+0.64): untouched; the bias is never constrained."""
+    kernel = np.zeros((2, 2, 2, 2))
+    kernel[0, 0] = [[1.0, 2.0], [2.0, 0.0]]
+    kernel[0, 1] = [[0.0, 0.0], [4.0, 0.0]]
+    kernel[1, 1] = [[0.6, 0.0], [0.0, 0.8]]
+    w = nn.Parameter("W", kernel.copy(), np.zeros_like(kernel), "weight")
+    b = nn.Parameter("b", np.array([30.0, 40.0]), np.zeros(2), "bias")
+    apply_max_norm([w, b], 2.0)
+    expected = kernel.copy()
+    expected[0] *= 0.4
+    np.testing.assert_allclose(w.value, expected, rtol=1e-15)
+    assert w.value[0, 1, 1, 0] == pytest.approx(1.6)
+    np.testing.assert_array_equal(b.value, [30.0, 40.0])
+
+
+def test_max_norm_applies_to_conv_kernels_during_training():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 2, 3, 3)).astype(np.float32)
+    y = rng.integers(0, 2, size=64)
+    free = nn.Model(conv_net(), optimizer=nn.SGD(2.0))
+    capped = nn.Model(conv_net(), optimizer=nn.SGD(2.0), max_norm=0.5)
+    for model in (free, capped):
+        model.fit(x, y, epochs=5, batch_size=8, seed=0, verbose=0)
+    filter_norms = lambda m: np.linalg.norm(  # noqa: E731
+        m.network.layers[0].W.value.reshape(3, -1), axis=1
+    )
+    assert filter_norms(free).max() > 0.6  # without the cap the filters grow past it
+    assert filter_norms(capped).max() <= 0.5 + 1e-6
+    assert filter_norms(capped).max() == pytest.approx(0.5, rel=1e-5)
+
+
+def test_l2_and_l1_penalise_conv_kernels_with_nielsens_gradient():
+    """dC/dW = (lambda/n) W for L2 and (lambda/n) sign(W) for L1 on the 4-D kernel (the bias
+    is not penalised), and each is the derivative of its penalty (central differences)."""
+    net = conv_net(np.float64)
+    kernel, bias = net.layers[0].W, net.layers[0].b
+    assert kernel.shape == (3, 2, 2, 2)
+    lam, n = 3.0, 12
+    for reg, formula in ((nn.L2(lam), kernel.value), (nn.L1(lam), np.sign(kernel.value))):
+        for p in net.parameters():
+            p.grad[...] = 0.0
+        reg.add_gradient(net.parameters(), n)
+        np.testing.assert_allclose(kernel.grad, lam / n * formula, rtol=1e-15)
+        assert not bias.grad.any()
+        h = 1e-6
+        for index in [(0, 0, 0, 0), (1, 1, 0, 1), (2, 0, 1, 1)]:
+            old = kernel.value[index]
+            kernel.value[index] = old + h
+            up = reg.penalty(net.parameters(), n)
+            kernel.value[index] = old - h
+            down = reg.penalty(net.parameters(), n)
+            kernel.value[index] = old
+            assert (up - down) / (2 * h) == pytest.approx(kernel.grad[index], rel=1e-6)
+    squares = float(np.sum(kernel.value**2) + np.sum(net.layers[2].W.value ** 2))
+    assert nn.L2(lam).penalty(net.parameters(), n) == pytest.approx(lam / (2 * n) * squares)

@@ -1,4 +1,5 @@
-"""The mathematical core: activations, losses, initializers, layers, networks, gradient checks.
+"""The mathematical core: activations, losses, initializers, layers (dense and convolutional),
+networks, gradient checks.
 
 Depends on NumPy alone; everything else in nnscratch is built on top of it.
 """
@@ -35,7 +36,20 @@ from .initializers import (
     as_generator,
     get_initializer,
 )
-from .layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer, Parameter
+from .layers import (
+    ActivationLayer,
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2D,
+    Layer,
+    MaxPool2D,
+    Parameter,
+    Reshape,
+)
 from .losses import (
     LOSSES,
     MSE,
@@ -50,8 +64,12 @@ from .losses import (
 )
 from .network import Sequential, mlp
 from .perceptron import Perceptron, PerceptronResult
+from .spec import build_network, format_layers, parse_layers
 
 __all__ = [
+    "build_network",
+    "format_layers",
+    "parse_layers",
     "ACTIVATIONS",
     "ELU",
     "GELU",
@@ -82,11 +100,17 @@ __all__ = [
     "as_generator",
     "get_initializer",
     "ActivationLayer",
+    "AvgPool2D",
     "BatchNorm",
+    "Conv2D",
     "Dense",
     "Dropout",
+    "Flatten",
+    "GlobalAvgPool2D",
     "Layer",
+    "MaxPool2D",
     "Parameter",
+    "Reshape",
     "LOSSES",
     "MSE",
     "SSE",

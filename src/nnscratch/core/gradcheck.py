@@ -85,7 +85,7 @@ def gradient_check(
             "between evaluations; check a copy with rate 0"
         )
     net = network.astype(np.float64)
-    x = check_input(x, net.input_dim, "gradient_check", np.float64)
+    x = check_input(x, net.input_shape, "gradient_check", np.float64)
 
     def total_loss() -> float:
         return loss.value(net._forward(x, training=True), y)

@@ -3,6 +3,10 @@
 Forward pass:  A_0 = X,  A_l = layer_l(A_{l-1}),  output = A_L.
 Backward pass: G_L = dL/dA_L from the loss, then G_{l-1} = layer_l.backward(G_l), which also
 fills every parameter's gradient on the way (the chain rule, one layer at a time).
+
+Shapes: the network's input is described per sample, ``input_shape`` = (n,) for rows of n
+features (``input_dim=n``) or (C, H, W) for images (``input_shape=(C, H, W)``, a batch being
+N x C x H x W); building passes each layer the previous one's ``output_shape``.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from .layers import (
     Dropout,
     Layer,
     Parameter,
+    as_shape,
     layer_config,
     layer_from_config,
+    values_per_sample,
 )
+from .layers.base import Shape, shape_text
 from .validation import cast_checked, check_finite, check_input
 
 Array = np.ndarray
@@ -33,6 +40,10 @@ Array = np.ndarray
 #: (2048 x 256 float32 = 2 MB), large enough that each matrix product runs at full speed;
 #: 10,000 rows in one go are about 20% slower.
 PREDICT_BATCH = 2048
+#: ... and at most this many bytes of activations and scratch per chunk: a convolutional
+#: network's im2col matrices take hundreds of values per pixel, so its chunks get fewer rows
+#: (a 2048-image chunk of a two-conv-layer MNIST net would hold about 1 GB).
+PREDICT_CHUNK_BYTES = 64 << 20
 
 
 class Sequential:
@@ -41,6 +52,11 @@ class Sequential:
     >>> net = Sequential([Dense(30, "sigmoid"), Dense(10)], input_dim=784, seed=0)
     >>> net.predict(np.zeros((2, 784), dtype=np.float32)).shape
     (2, 10)
+    >>> from nnscratch.core.layers import Conv2D, Flatten, MaxPool2D
+    >>> cnn = Sequential([Conv2D(4, 3, activation="relu"), MaxPool2D(2), Flatten(), Dense(10)],
+    ...                  input_shape=(1, 8, 8), seed=0)
+    >>> [layer.output_shape for layer in cnn.layers]
+    [(4, 6, 6), (4, 3, 3), (36,), (10,)]
 
     The dtype of the parameters (float32 by default; ``dtype=np.float64`` on request) decides the
     dtype of the whole computation: inputs are cast to it.
@@ -56,6 +72,7 @@ class Sequential:
         layers: Iterable[Layer],
         input_dim: int | None = None,
         *,
+        input_shape: int | Shape | None = None,
         seed: SeedLike = None,
         dtype: np.dtype | type = np.float32,
     ) -> None:
@@ -70,49 +87,64 @@ class Sequential:
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
         self.seed = seed
         self.flat_parameter: Parameter | None = None
-        if input_dim is None:
-            input_dim = getattr(self.layers[0], "requested_input_dim", None)
+        if input_dim is not None and input_shape is not None:
+            if as_shape(input_shape, "input_shape") != as_shape(input_dim, "input_dim"):
+                raise ValueError(
+                    f"input_dim={input_dim!r} and input_shape={input_shape!r} disagree; give one"
+                )
+        if input_shape is None:
+            input_shape = input_dim
+        if input_shape is None:
+            input_shape = getattr(self.layers[0], "requested_input_dim", None)
         if all(layer.built for layer in self.layers):
             self._finish_build()
-        elif input_dim is not None:
-            self.build(input_dim)
+        elif input_shape is not None:
+            self.build(input_shape)
 
     # -- building ----------------------------------------------------------------------------
     @property
     def built(self) -> bool:
         return self.flat_parameter is not None
 
-    def build(self, input_dim: int, seed: SeedLike = None) -> Sequential:
-        """Create every layer's parameters for inputs of width ``input_dim``."""
-        if (
-            isinstance(input_dim, bool)
-            or not isinstance(input_dim, (int, np.integer))
-            or input_dim < 1
-        ):
-            raise ValueError(f"input_dim must be a positive integer, got {input_dim!r}")
+    def build(self, input_shape: int | Shape, seed: SeedLike = None) -> Sequential:
+        """Create every layer's parameters for samples of ``input_shape``: an int n (rows of n
+        features, as ``input_dim``) or a tuple such as (C, H, W) for images.
+
+        Each layer receives the previous layer's output shape (an int for flat rows, so layers
+        written for widths keep working); a layer that cannot take it raises a ValueError
+        naming its index, itself and the shape."""
+        if isinstance(input_shape, (int, np.integer)) and not isinstance(input_shape, bool):
+            if input_shape < 1:
+                raise ValueError(f"input_dim must be a positive integer, got {input_shape!r}")
+        shape = as_shape(input_shape, "input_shape")
         rng = as_generator(self.seed if seed is None else seed)
-        width = int(input_dim)
-        for layer in self.layers:
-            layer.build(width, rng, self.dtype)
-            width = layer.output_dim
+        for i, layer in enumerate(self.layers):
+            try:
+                layer.build(shape[0] if len(shape) == 1 else shape, rng, self.dtype)
+            except ValueError as exc:
+                raise ValueError(f"layer {i}: {exc}") from None
+            shape = layer.output_shape
         self._finish_build()
         return self
 
     def _finish_build(self) -> None:
-        width = self.layers[0].input_dim
+        shape = self.layers[0].input_shape
         self.dtype = self.layers[0].dtype
         for i, layer in enumerate(self.layers):
-            if layer.input_dim != width:
-                raise ValueError(
-                    f"layer {i} ({layer.describe()}) takes {layer.input_dim} inputs but the "
-                    f"previous layer produces {width}"
+            if layer.input_shape != shape:
+                what = (
+                    f"{layer.input_dim} inputs but the previous layer produces {shape[0]}"
+                    if len(shape) == 1 and len(layer.input_shape) == 1
+                    else f"samples of shape {layer.input_shape} but the previous layer "
+                    f"produces {shape}"
                 )
+                raise ValueError(f"layer {i} ({layer.describe()}) takes {what}")
             if layer.dtype != self.dtype:
                 raise ValueError(
                     f"layer {i} ({layer.describe()}) computes in {layer.dtype} but layer 0 in "
                     f"{self.dtype}; give every layer the same dtype"
                 )
-            width = layer.output_dim
+            shape = layer.output_shape
         self._pack_parameters()
 
     def _pack_parameters(self) -> None:
@@ -146,8 +178,8 @@ class Sequential:
     def _require_built(self, what: str) -> None:
         if not self.built:
             raise RuntimeError(
-                f"cannot {what}: the network is not built yet; pass input_dim= when creating it "
-                "or call build(input_dim)"
+                f"cannot {what}: the network is not built yet; pass input_dim= (or "
+                "input_shape=(C, H, W) for images) when creating it, or call build()"
             )
 
     # -- parameters --------------------------------------------------------------------------
@@ -166,11 +198,28 @@ class Sequential:
 
     @property
     def input_dim(self) -> int | None:
+        """Values per input sample: n for rows of n features, C*H*W for images."""
         return self.layers[0].input_dim
 
     @property
     def output_dim(self) -> int | None:
         return self.layers[-1].output_dim
+
+    @property
+    def input_shape(self) -> Shape | None:
+        """One input sample's shape: (n,) for rows, (C, H, W) for images."""
+        return self.layers[0].input_shape
+
+    def values_per_sample(self, training: bool = True) -> int:
+        """Values one sample takes on its way through the built network, in training (outputs,
+        saved inputs, gradients, scratch) or at inference (see ``layers.values_per_sample``)."""
+        self._require_built("values_per_sample")
+        rows = [(layer, layer.input_shape, layer.output_shape) for layer in self.layers]
+        return values_per_sample(rows, training)
+
+    @property
+    def output_shape(self) -> Shape | None:
+        return self.layers[-1].output_shape
 
     def get_weights(self) -> dict[str, Array]:
         """Copies of every parameter and state array, keyed "<layer>.<name>"."""
@@ -208,7 +257,7 @@ class Sequential:
         """The network's raw output for a batch (validated, returned as a new array)."""
         self._require_built("run forward")
         x = check_input(
-            x, self.input_dim, f"{self.describe_layer(0)} (the network input)", self.dtype
+            x, self.input_shape, f"{self.describe_layer(0)} (the network input)", self.dtype
         )
         return self._forward(x, training).copy()
 
@@ -270,7 +319,8 @@ class Sequential:
     def predict(
         self, x: Array, batch_size: int | None = PREDICT_BATCH, *, logits: bool = False
     ) -> Array:
-        """Raw outputs for any number of samples, computed ``batch_size`` rows at a time.
+        """Raw outputs for any number of samples, computed ``batch_size`` rows at a time (or
+        fewer, where a chunk's activations and scratch would pass ``PREDICT_CHUNK_BYTES``).
 
         ``logits=True`` returns the final sigmoid's input z instead (see ``ends_with_sigmoid``).
         """
@@ -278,12 +328,14 @@ class Sequential:
         if logits:
             self._require_sigmoid_output()
         where = f"{self.describe_layer(0)} (the network input)"
-        x = check_input(x, self.input_dim, where, finite=False)
+        x = check_input(x, self.input_shape, where, finite=False)
         if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         n = len(x)
         step = n if batch_size is None else batch_size
-        out = np.empty((n, self.output_dim), dtype=self.dtype)
+        per_row = np.dtype(self.dtype).itemsize * self.values_per_sample(training=False)
+        step = max(1, min(step, PREDICT_CHUNK_BYTES // per_row))
+        out = np.empty((n, *self.output_shape), dtype=self.dtype)
         for start in range(0, n, step):
             chunk = cast_checked(x[start : start + step], self.dtype, "x", where)
             # checked chunk by chunk: the rows are then still in cache for the first product
@@ -302,7 +354,11 @@ class Sequential:
         rows = [("#", "layer", "output shape", "parameters")]
         for i, layer in enumerate(self.layers):
             count = sum(p.value.size for p in layer.parameters())
-            shape = f"(N, {layer.output_dim})" if layer.output_dim is not None else "?"
+            shape = (
+                "(N, " + ", ".join(map(str, layer.output_shape)) + ")"
+                if layer.output_shape is not None
+                else "?"
+            )
             rows.append((str(i), layer.describe(), shape, f"{count:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "-" * (sum(widths) + 6)
@@ -310,9 +366,12 @@ class Sequential:
             r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c]) for c in range(4)
         )
         body = [fmt(rows[0]), line, *(fmt(r) for r in rows[1:]), line]
+        if self.input_shape is not None and len(self.input_shape) > 1:
+            source = f"{shape_text(self.input_shape)} images (N, {', '.join(map(str, self.input_shape))})"
+        else:
+            source = f"{self.input_dim} features"
         body.append(
-            f"input: {self.input_dim} features   parameters: {self.n_parameters:,}   "
-            f"dtype: {self.dtype.name}"
+            f"input: {source}   parameters: {self.n_parameters:,}   dtype: {self.dtype.name}"
         )
         text = "\n".join(body)
         if print_fn is not None:
@@ -321,24 +380,37 @@ class Sequential:
 
     def __repr__(self) -> str:
         inner = ", ".join(layer.describe() for layer in self.layers)
+        if self.input_shape is not None and len(self.input_shape) > 1:
+            return f"{type(self).__name__}([{inner}], input_shape={self.input_shape})"
         return f"{type(self).__name__}([{inner}], input_dim={self.input_dim})"
 
     # -- copies and conversions --------------------------------------------------------------
     def architecture(self) -> dict:
-        """A JSON-ready description from which ``from_architecture`` rebuilds the network."""
-        return {
+        """A JSON-ready description from which ``from_architecture`` rebuilds the network.
+
+        ``input_dim`` is the number of values per sample; a network of images also records
+        ``input_shape`` ([C, H, W]), which then decides. A network of rows is described
+        exactly as in version 0.1.0."""
+        arch = {
             "input_dim": self.input_dim,
             "dtype": self.dtype.name,
             "layers": [layer_config(layer) for layer in self.layers],
         }
+        if self.input_shape is not None and len(self.input_shape) > 1:
+            arch["input_shape"] = list(self.input_shape)
+        return arch
 
     @classmethod
     def from_architecture(
         cls, architecture: dict, weights: dict[str, Array] | None = None
     ) -> Sequential:
         layers = [layer_from_config(c) for c in architecture["layers"]]
+        shape = architecture.get("input_shape")
         net = Sequential(
-            layers, architecture["input_dim"], seed=0, dtype=architecture.get("dtype", "float32")
+            layers,
+            input_shape=architecture["input_dim"] if shape is None else tuple(shape),
+            seed=0,
+            dtype=architecture.get("dtype", "float32"),
         )
         if weights is not None:
             net.set_weights(weights)

@@ -59,16 +59,23 @@ def cast_checked(arr: Array, dtype: np.dtype | type, name: str, where: str) -> A
 
 def check_input(
     x: object,
-    width: int | None,
+    width: int | tuple[int, ...] | None,
     where: str,
     dtype: np.dtype | type | None = None,
     name: str = "x",
     finite: bool = True,
 ) -> Array:
-    """Validate a batch of inputs: 2-D, non-empty, ``width`` columns, finite; cast to ``dtype``
-    (values beyond ``dtype``'s range are refused, see ``cast_checked``)."""
+    """Validate a batch of inputs: non-empty, samples of the expected shape, finite; cast to
+    ``dtype`` (values beyond ``dtype``'s range are refused, see ``cast_checked``).
+
+    ``width`` is the per-sample shape: an int n (or ``(n,)``) for 2-D rows of n features, a
+    tuple such as ``(C, H, W)`` for a batch of images N x C x H x W; ``None`` accepts any width
+    of 2-D rows."""
     arr = as_float_array(x, name)
-    if arr.ndim != 2:
+    shape = (width,) if width is None or isinstance(width, (int, np.integer)) else tuple(width)
+    if len(shape) > 1:
+        _check_image_batch(arr, shape, name, where)
+    elif arr.ndim != 2:
         hint = (
             " (a single sample needs shape (1, n_features): use x.reshape(1, -1))"
             if arr.ndim == 1
@@ -80,16 +87,39 @@ def check_input(
         )
     if arr.shape[0] == 0:
         raise ValueError(f"{name} passed to {where} is an empty batch (shape {arr.shape})")
-    if width is not None and arr.shape[1] != width:
+    if len(shape) == 1 and shape[0] is not None and arr.shape[1] != shape[0]:
         raise ValueError(
             f"{name} passed to {where} has {arr.shape[1]} features per sample (shape {arr.shape}), "
-            f"but the layer expects {width}"
+            f"but the layer expects {shape[0]}"
         )
     if finite:
         check_finite(arr, name, where)
     if dtype is not None:
         arr = cast_checked(arr, dtype, name, where)
     return arr
+
+
+def _check_image_batch(arr: Array, shape: tuple[int, ...], name: str, where: str) -> None:
+    """Samples of ``shape`` (C, H, W, ...): the batch must be N x C x H x W."""
+    expected = "(n_samples, " + ", ".join(map(str, shape)) + ")"
+    if arr.ndim == len(shape) + 1 and arr.shape[1:] == shape:
+        return
+    if arr.ndim == len(shape) + 1 and len(shape) == 3 and arr.shape[2:] == shape[1:]:
+        raise ValueError(
+            f"{name} passed to {where} has {arr.shape[1]} channels (shape {arr.shape}), but the "
+            f"network expects {shape[0]}: a batch of shape {expected}"
+        )
+    hint = ""
+    if arr.ndim == len(shape):
+        hint = f" (a single image needs shape (1, {', '.join(map(str, shape))}): use x[None])"
+    elif arr.ndim == 2 and arr.shape[1] == int(np.prod(shape)):
+        hint = (
+            f" (flat rows of {arr.shape[1]} values: use x.reshape(-1, "
+            f"{', '.join(map(str, shape))}), or start the network with Reshape)"
+        )
+    raise ValueError(
+        f"{name} passed to {where} must be a batch of shape {expected}, got shape {arr.shape}{hint}"
+    )
 
 
 def check_labels(y: Array, n_classes: int, name: str = "y", where: str = "") -> Array:

@@ -9,12 +9,16 @@ progress bars). Typical use::
     for xb, yb in iterate_minibatches(ds.x_train, ds.y_train, 64, seed=0):
         ...
 
+``nnscratch.data.augment`` draws random shifts, rotations and affine jitter of image batches,
+on the fly in ``Model.fit(augment=RandomShift(1, image_shape=(28, 28)))``.
+
 ``load_mnist_sample()`` loads a 6,000-image subset shipped with the package, for tests,
 examples and offline work. All errors derive from :class:`DataError`.
 """
 
 from __future__ import annotations
 
+from .augment import Augmenter, Compose, RandomAffine, RandomRotation, RandomShift
 from .dataset import Dataset
 from .download import download_file
 from .errors import (
@@ -61,6 +65,8 @@ from .toy import (
 
 __all__ = [
     "DATASET_NAMES",
+    "Augmenter",
+    "Compose",
     "FASHION_MNIST_SHA256",
     "MNIST_SHA256",
     "ChecksumError",
@@ -74,6 +80,9 @@ __all__ = [
     "InvalidDatasetError",
     "MinMaxScaler",
     "NotFittedError",
+    "RandomAffine",
+    "RandomRotation",
+    "RandomShift",
     "Standardizer",
     "augment_mnist",
     "blobs",

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from ._memory import check_fits
 from ._validate import as_rng, check_count, check_nonnegative
+from .augment import rotate, shift
 from .errors import NotFittedError
 
 __all__ = [
@@ -413,78 +414,37 @@ def _image_batch(images: npt.ArrayLike, what: str) -> tuple[np.ndarray, tuple[in
     )
 
 
-def _cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
-    return values.astype(dtype, copy=False)
-
-
 def shift_images(images: npt.ArrayLike, dy: npt.ArrayLike, dx: npt.ArrayLike) -> np.ndarray:
     """Translate each image by whole pixels (``dy`` down, ``dx`` right), filling with 0.
 
-    ``dy`` and ``dx`` are integers or per-image integer arrays. Done with one zero-padded
-    copy and a single gather, so a whole batch moves at once.
+    ``dy`` and ``dx`` are integers or per-image integer arrays. The shift itself is
+    ``nnscratch.data.augment.shift`` (one gather for the whole batch).
     """
     batch, shape = _image_batch(images, "shift_images")
-    n, h, w = batch.shape
-    dys = np.broadcast_to(np.asarray(dy), (n,))
-    dxs = np.broadcast_to(np.asarray(dx), (n,))
+    dys, dxs = np.asarray(dy), np.asarray(dx)
     if dys.dtype.kind not in "iu" or dxs.dtype.kind not in "iu":
         raise ValueError("shift_images: dy and dx must be integers (whole pixels)")
-    pad = int(max(np.abs(dys).max(initial=0), np.abs(dxs).max(initial=0)))
-    pad_y, pad_x = min(pad, h), min(pad, w)
-    padded = np.pad(batch, ((0, 0), (pad_y, pad_y), (pad_x, pad_x)))
-    # Output pixel (i, j) takes input pixel (i - dy, j - dx); clipping only touches pixels
-    # that come from the zero border anyway (shifts larger than the image).
-    rows = np.clip(np.arange(h)[None, :] - dys[:, None], -pad_y, h - 1 + pad_y) + pad_y
-    cols = np.clip(np.arange(w)[None, :] - dxs[:, None], -pad_x, w - 1 + pad_x) + pad_x
-    out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
-    return out.reshape(shape)
+    return shift(batch, dys, dxs).reshape(shape)
 
 
 def rotate_images(images: npt.ArrayLike, angles: npt.ArrayLike) -> np.ndarray:
     """Rotate each image about its centre by ``angles`` degrees (counter-clockwise).
 
     Uses inverse mapping: for every output pixel the source position is computed and the
-    value interpolated bilinearly from its four neighbours, with zeros outside the image.
-    Vectorised over the batch (in chunks of a few thousand images to bound memory); an
-    angle of 0 reproduces the image exactly.
+    value interpolated bilinearly from its four neighbours, with zeros outside the image
+    (``nnscratch.data.augment.rotate``, which documents the math). Vectorised over the batch
+    (in chunks of a few thousand images to bound memory); an angle of 0 reproduces the image
+    exactly.
     """
     batch, shape = _image_batch(images, "rotate_images")
-    n, h, w = batch.shape
-    radians = np.deg2rad(np.broadcast_to(np.asarray(angles, dtype=np.float64), (n,)))
-    if not np.isfinite(radians).all():
+    n = batch.shape[0]
+    degrees = np.broadcast_to(np.asarray(angles, dtype=np.float64), (n,))
+    if not np.isfinite(degrees).all():
         raise ValueError("rotate_images: angles must be finite")
     out = np.empty_like(batch)
-    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    ys = (np.arange(h, dtype=np.float32) - np.float32(cy))[None, :, None]
-    xs = (np.arange(w, dtype=np.float32) - np.float32(cx))[None, None, :]
     for start in range(0, n, _IMAGE_CHUNK):
         stop = min(start + _IMAGE_CHUNK, n)
-        chunk = np.pad(batch[start:stop].astype(np.float32), ((0, 0), (1, 1), (1, 1)))
-        cos = np.cos(radians[start:stop]).astype(np.float32)[:, None, None]
-        sin = np.sin(radians[start:stop]).astype(np.float32)[:, None, None]
-        # Rows grow downwards, so a counter-clockwise turn on screen is the inverse map
-        # below (source = R(-angle) applied to the output position).
-        src_x = cos * xs - sin * ys + np.float32(cx)
-        src_y = sin * xs + cos * ys + np.float32(cy)
-        x0 = np.floor(src_x)
-        y0 = np.floor(src_y)
-        wx = src_x - x0
-        wy = src_y - y0
-        # +1 converts to padded coordinates; clipping sends anything outside the image
-        # onto the zero border, so far-away sources contribute exactly 0.
-        x0i = x0.astype(np.int64) + 1
-        y0i = y0.astype(np.int64) + 1
-        x1i = np.clip(x0i + 1, 0, w + 1)
-        y1i = np.clip(y0i + 1, 0, h + 1)
-        x0i = np.clip(x0i, 0, w + 1)
-        y0i = np.clip(y0i, 0, h + 1)
-        idx = np.arange(stop - start)[:, None, None]
-        top = chunk[idx, y0i, x0i] * (1 - wx) + chunk[idx, y0i, x1i] * wx
-        bottom = chunk[idx, y1i, x0i] * (1 - wx) + chunk[idx, y1i, x1i] * wx
-        out[start:stop] = _cast_like(top * (1 - wy) + bottom * wy, batch.dtype)
+        rotate(batch[start:stop], degrees[start:stop], out=out[start:stop])
     return out.reshape(shape)
 
 
@@ -539,14 +499,8 @@ def expand_mnist(images: npt.ArrayLike, labels: npt.ArrayLike) -> tuple[np.ndarr
         9 * batch.shape[0] * item,
         f"expand_mnist: {batch.shape[0]:,} images of {batch.dtype} (five-fold)",
     )
-    up = np.zeros_like(batch)
-    up[:, :-1, :] = batch[:, 1:, :]
-    down = np.zeros_like(batch)
-    down[:, 1:, :] = batch[:, :-1, :]
-    left = np.zeros_like(batch)
-    left[:, :, :-1] = batch[:, :, 1:]
-    right = np.zeros_like(batch)
-    right[:, :, 1:] = batch[:, :, :-1]
-    expanded = np.concatenate([batch, up, down, left, right])
+    # up, down, left, right: one shift for the whole batch each
+    moved = [shift(batch, dy, dx) for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+    expanded = np.concatenate([batch, *moved])
     out_shape = (expanded.shape[0],) + shape[1:]
     return expanded.reshape(out_shape), np.concatenate([label_array] * 5)

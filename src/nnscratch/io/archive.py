@@ -9,7 +9,8 @@ Safety: the archive is inspected before anything is decompressed. Every member's
 checked against the layout; every member's declared uncompressed size, and every array's
 shape and dtype (read from its ``.npy`` header alone), are checked against what the metadata's
 architecture implies: a Dense layer from width n_in to n_out holds W (n_in x n_out) and b
-(n_out), a BatchNorm layer of width n holds four vectors of n, and the optimizer holds at most
+(n_out), a BatchNorm layer of width n holds four vectors of n, a Conv2D layer of F filters of
+kh x kw on C channels holds W (F x C x kh x kw) and b (F), and the optimizer holds at most
 ``OPTIMIZER_ARRAYS_PER_PARAMETER`` numbers per parameter. The total must also fit under a cap
 (``max_bytes``, ``DEFAULT_MAX_BYTES`` unless given). So a small file that would expand to
 gigabytes (an "archive bomb") is refused in milliseconds, naming the member at fault, and the
@@ -46,6 +47,8 @@ from typing import IO
 
 import numpy as np
 from numpy.lib import format as npy_format
+
+from ..core.layers import LAYER_TYPES, layer_from_config
 
 FORMAT_NAME = "nnscratch-model"
 FORMAT_VERSION = 1
@@ -230,14 +233,31 @@ def _positive_int(value: object, what: str) -> int:
 def expected_weights(architecture: object) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """The arrays (name -> (shape, dtype)) a network with ``architecture`` saves as weights.
 
-    Width n flows through the layers from ``input_dim``: Dense(units) holds ``i.W`` (n x units)
-    and ``i.b`` (units) and sets n = units; BatchNorm holds ``i.gamma``, ``i.beta``,
-    ``i.running_mean`` and ``i.running_var`` (n each); Activation and Dropout hold nothing.
-    Computed from the description alone, so it allocates nothing however large the numbers.
+    The per-sample shape flows through the layers from ``input_shape`` (images, [C, H, W]) or
+    ``input_dim`` (rows of n features): Dense(units) holds ``i.W`` (n x units) and ``i.b``
+    (units) and sets n = units; BatchNorm holds ``i.gamma``, ``i.beta``, ``i.running_mean``
+    and ``i.running_var`` (one per feature or channel); Conv2D(F, kh x kw) on C channels holds
+    ``i.W`` (F x C x kh x kw) and ``i.b`` (F, unless use_bias is false); Activation, Dropout,
+    pooling, Flatten and Reshape hold nothing but may change the shape. Each layer's own
+    ``compute_output_shape`` and ``weight_shapes`` answer, from its description alone, so this
+    allocates nothing however large the numbers, and a description whose shapes do not fit
+    together (a kernel larger than its input, a Dense layer after a convolution) is refused
+    here.
     """
     if not isinstance(architecture, dict):
         raise ModelFileError("the architecture is not a JSON object")
     width = _positive_int(architecture.get("input_dim"), "input_dim")
+    shape: tuple[int, ...] = (width,)
+    if architecture.get("input_shape") is not None:
+        dims = architecture["input_shape"]
+        if not isinstance(dims, list) or not dims:
+            raise ModelFileError(f"input_shape must be a list of positive integers, got {dims!r}")
+        shape = tuple(_positive_int(d, "input_shape entry") for d in dims)
+        if math.prod(shape) != width:
+            raise ModelFileError(
+                f"input_shape {dims} holds {math.prod(shape)} values per sample but input_dim is "
+                f"{width}"
+            )
     dtype_name = architecture.get("dtype", "float32")
     if dtype_name not in ("float32", "float64"):
         raise ModelFileError(f"the network dtype must be float32 or float64, got {dtype_name!r}")
@@ -246,21 +266,24 @@ def expected_weights(architecture: object) -> dict[str, tuple[tuple[int, ...], n
     if not isinstance(layers, list) or not layers:
         raise ModelFileError("the architecture has no list of layers")
     shapes: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
-    for i, layer in enumerate(layers):
-        kind = layer.get("type") if isinstance(layer, dict) else None
-        if kind == "Dense":
-            units = _positive_int(layer.get("units"), f"layer {i} units")
-            shapes[f"{i}.W"] = ((width, units), dtype)
-            shapes[f"{i}.b"] = ((units,), dtype)
-            width = units
-        elif kind == "BatchNorm":
-            for key in ("gamma", "beta", "running_mean", "running_var"):
-                shapes[f"{i}.{key}"] = ((width,), dtype)
-        elif kind not in ("Activation", "Dropout"):
+    for i, config in enumerate(layers):
+        kind = config.get("type") if isinstance(config, dict) else None
+        if not isinstance(kind, str) or kind not in LAYER_TYPES:
             raise ModelFileError(
-                f"layer {i} has unknown type {kind!r}; expected Dense, Activation, Dropout or "
-                "BatchNorm"
+                f"layer {i} has unknown type {kind!r}; expected one of {sorted(LAYER_TYPES)}"
             )
+        if kind == "Dense":  # the 0.1.0 message for a bad width, kept
+            _positive_int(config.get("units"), f"layer {i} units")
+        try:
+            layer = layer_from_config(config)
+            output = layer.compute_output_shape(shape)
+            arrays = layer.weight_shapes(shape)
+            shape = output
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelFileError(f"layer {i} ({kind}) is invalid: {text}") from None
+        for name, dims in arrays.items():
+            shapes[f"{i}.{name}"] = (tuple(dims), dtype)
     return shapes
 
 

@@ -12,6 +12,7 @@ it is given -- and returns the Figure; write it with :func:`save_figure` (PNG or
 from ._base import MISSING_MESSAGE, save_figure
 from .activations import plot_activations
 from .classification import plot_confusion_matrix, plot_decision_regions, plot_decision_regions_grid
+from .convolution import plot_conv_kernels, plot_feature_maps
 from .curves import plot_history, plot_learning_slowdown
 from .images import plot_first_layer_weights, plot_most_confident_errors
 
@@ -19,8 +20,10 @@ __all__ = [
     "MISSING_MESSAGE",
     "plot_activations",
     "plot_confusion_matrix",
+    "plot_conv_kernels",
     "plot_decision_regions",
     "plot_decision_regions_grid",
+    "plot_feature_maps",
     "plot_first_layer_weights",
     "plot_history",
     "plot_learning_slowdown",

@@ -39,6 +39,11 @@ def _first_layer_weights(source: Any) -> np.ndarray:
         if hasattr(layer, "W"):
             if layer.W is None:
                 raise ValueError("the network is not built yet: it has no weights to draw")
+            if layer.W.value.ndim != 2:
+                raise ValueError(
+                    f"the first layer with weights is {layer.describe()}, a convolution: draw "
+                    "its kernels with plot_conv_kernels (and plot_feature_maps)"
+                )
             return np.asarray(layer.W.value)
     raise ValueError("the network has no layer with weights (no Dense layer)")
 
@@ -134,7 +139,12 @@ def plot_first_layer_weights(
 
 
 def _class_scores(model: Any, x: np.ndarray) -> tuple[np.ndarray, bool]:
-    """(scores (n, k), are_probabilities): predict_proba when the model has it, else raw."""
+    """(scores (n, k), are_probabilities): predict_proba when the model has it, else raw.
+
+    Flat rows go to a network of images as N x C x H x W (a view)."""
+    shape = getattr(getattr(model, "network", None), "input_shape", None)
+    if shape is not None and len(shape) > 1 and x.ndim == 2 and x.shape[1] == np.prod(shape):
+        x = x.reshape(len(x), *shape)
     if hasattr(model, "predict_proba"):
         try:
             scores, is_prob = np.asarray(model.predict_proba(x)), True

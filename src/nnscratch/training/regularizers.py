@@ -78,12 +78,28 @@ class L1(Regularizer):
 
 
 def apply_max_norm(params: list[Parameter], max_norm: float) -> None:
-    """Max-norm constraint: rescale each unit's incoming weight vector (a column of W) whose
-    Euclidean norm exceeds ``max_norm`` back onto the ball of that radius. Applied after every
-    update; often paired with dropout (Srivastava et al., 2014)."""
+    """Max-norm constraint: rescale each unit's incoming weight vector whose Euclidean norm
+    exceeds ``max_norm`` back onto the ball of that radius (w <- w * max_norm / ||w||).
+    Applied after every update; often paired with dropout (Srivastava et al., 2014).
+
+    A unit's incoming weights are a column of a dense layer's W (n_in x n_out), and for a
+    convolution's kernel W (F x C x kh x kw) the C*kh*kw weights of one output channel f,
+    W[f] (Keras's ``max_norm`` over the axes (in, kh, kw)): every value of the feature map f
+    is computed from that one filter, so it is the filter's norm that bounds the map. Weights
+    of other ranks (user-defined layers) are left as they are."""
     for p in params:
-        if p.kind == "weight" and p.value.ndim == 2:
+        if p.kind != "weight":
+            continue
+        if p.value.ndim == 2:
             norms = np.sqrt(np.einsum("ij,ij->j", p.value, p.value))
             too_long = norms > max_norm
             if too_long.any():
                 p.value[:, too_long] *= (max_norm / norms[too_long]).astype(p.value.dtype)
+        elif p.value.ndim == 4:
+            filters = p.value.reshape(p.value.shape[0], -1)  # a view: F x (C*kh*kw)
+            norms = np.sqrt(np.einsum("ij,ij->i", filters, filters))
+            too_long = norms > max_norm
+            if too_long.any():
+                p.value[too_long] *= (max_norm / norms[too_long]).astype(p.value.dtype)[
+                    :, None, None, None
+                ]

@@ -1,0 +1,122 @@
+"""Batch normalization (Ioffe & Szegedy, 2015), for rows of features and for images."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Array, Layer, Parameter, Shape, register_layer
+
+
+@register_layer("BatchNorm")
+class BatchNorm(Layer):
+    """Batch normalization over the batch axis, per feature or per channel.
+
+    For rows of features (N x F) the statistics are taken per feature over the N rows; for
+    images (N x C x H x W) per channel over the N*H*W values of that channel, as PyTorch's
+    ``BatchNorm2d`` does (any per-sample shape (C, ...) is normalised per its first axis).
+    With m the number of values each statistic is taken over (N, or N*H*W):
+
+    training:  mu, var = mean and (biased) variance over those m values
+               X^ = (X - mu) / sqrt(var + eps);   A = gamma X^ + beta
+               running_mean <- momentum running_mean + (1 - momentum) mu
+               running_var  <- momentum running_var  + (1 - momentum) var m / (m - 1)
+    inference: the running statistics replace the batch's.
+
+    The running variance is the unbiased estimate (m / (m - 1) times the batch's), as in
+    PyTorch and the original paper. ``momentum`` is the fraction of the running statistics
+    *kept* at each step (Keras's meaning); PyTorch's ``momentum`` is the fraction *replaced*, so
+    ``BatchNorm(momentum=0.9)`` here behaves as ``torch.nn.BatchNorm1d(momentum=0.1)``
+    (torch momentum = 1 - ours).
+
+    Backward (per feature or channel, sums over its m values):
+        dL/dgamma = sum(G X^),  dL/dbeta = sum(G)
+        dL/dX = gamma / (m sqrt(var + eps)) * (m G - sum(G) - X^ sum(G X^))
+    """
+
+    def __init__(self, momentum: float = 0.9, eps: float = 1e-5, name: str | None = None) -> None:
+        super().__init__(name)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"BatchNorm momentum must be in [0, 1), got {momentum!r}")
+        if eps <= 0:
+            raise ValueError(f"BatchNorm eps must be > 0, got {eps!r}")
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.gamma: Parameter | None = None
+        self.beta: Parameter | None = None
+        self.running_mean: Array | None = None
+        self.running_var: Array | None = None
+        self._cache: tuple | None = None
+
+    def weight_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        c = (input_shape[0],)
+        return {"gamma": c, "beta": c, "running_mean": c, "running_var": c}
+
+    def build(self, input_shape: int | Shape, rng: np.random.Generator, dtype=np.float32) -> None:
+        super().build(input_shape, rng, dtype)
+        channels = self.input_shape[0]
+        ones = np.ones(channels, dtype=self.dtype)
+        zeros = np.zeros(channels, dtype=self.dtype)
+        self.gamma = Parameter("gamma", ones.copy(), zeros.copy(), "bias")
+        self.beta = Parameter("beta", zeros.copy(), zeros.copy(), "bias")
+        self.running_mean = zeros.copy()
+        self.running_var = ones.copy()
+
+    def parameters(self) -> list[Parameter]:
+        return [self.gamma, self.beta] if self.gamma is not None else []
+
+    def state(self) -> dict[str, Array]:
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    @staticmethod
+    def _axes(x: Array) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The axes a statistic is taken over (all but the channel axis 1), and the shape that
+        broadcasts a per-channel vector against a sample: (C,) for rows, (C, 1, 1) for images."""
+        return (0, *range(2, x.ndim)), (-1,) + (1,) * (x.ndim - 2)
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        axes, per_channel = self._axes(x)
+        if training:
+            m = x.size // x.shape[1]
+            if m < 2:
+                raise ValueError(
+                    f"{self.describe()} needs at least 2 samples per training batch to estimate "
+                    f"a variance, got a batch of shape {x.shape}"
+                )
+            mean = x.mean(axis=axes)
+            var = x.var(axis=axes)
+            k = self.momentum
+            self.running_mean *= k
+            self.running_mean += (1 - k) * mean
+            self.running_var *= k
+            self.running_var += ((1 - k) * m / (m - 1)) * var
+        else:
+            mean, var = self.running_mean, self.running_var
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        x_hat = (x - mean.reshape(per_channel)) * inv_std.reshape(per_channel)
+        self._cache = (x_hat, inv_std) if training else None
+        return x_hat * self.gamma.value.reshape(per_channel) + self.beta.value.reshape(per_channel)
+
+    def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
+        if self._cache is None:
+            raise RuntimeError(
+                f"{self.describe()}: backward needs a forward pass with training=True"
+            )
+        x_hat, inv_std = self._cache
+        g = grad_output
+        axes, per_channel = self._axes(g)
+        m = g.size // g.shape[1]
+        sum_g = g.sum(axis=axes)
+        sum_g_xhat = (g * x_hat).sum(axis=axes)
+        self.gamma.grad[...] = sum_g_xhat
+        self.beta.grad[...] = sum_g
+        if not need_input_grad:
+            return None
+        scale = (self.gamma.value * inv_std / m).reshape(per_channel)
+        return scale * (
+            m * g - sum_g.reshape(per_channel) - x_hat * sum_g_xhat.reshape(per_channel)
+        )
+
+    def config(self) -> dict:
+        return {"momentum": self.momentum, "eps": self.eps, "name": self.name}
+
+    def describe(self) -> str:
+        return "BatchNorm"
