@@ -16,6 +16,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,18 +24,29 @@ from . import __version__
 from .core.activations import Identity
 from .core.initializers import SeedLike, as_generator
 from .core.layers import BatchNorm, Dropout, Layer
-from .core.losses import Loss, get_loss
+from .core.losses import BinaryCrossEntropy, Loss, get_loss
 from .core.network import PREDICT_BATCH, Sequential
 from .core.validation import check_input
-from .io.archive import ModelFileError, read_archive, write_archive
+from .io.archive import ModelFileError, ModelSource, read_archive, source_name, write_archive
 from .training.callbacks import Callback, LearningRateScheduler
 from .training.errors import TrainingDivergedError
 from .training.history import History
+from .training.memory import OPTIMIZER_SLOTS, check_memory
 from .training.metrics import accuracy
 from .training.optimizers import Optimizer, get_optimizer, optimizer_from_config
 from .training.progress import Progress
 from .training.regularizers import L1, L2, apply_max_norm
 from .training.schedules import Schedule
+from .training.threads import (
+    Threads,
+    blas_threads,
+    check_threads,
+    largest_product,
+    predict_product,
+)
+
+if TYPE_CHECKING:
+    from .data.augment import Augmenter
 
 Array = np.ndarray
 
@@ -44,7 +56,8 @@ class Model:
 
     Parameters
     ----------
-    network:   a ``Sequential`` (or a list of layers, with ``input_dim``).
+    network:   a ``Sequential`` (or a list of layers, with ``input_dim``, or ``input_shape``
+               (C, H, W) for images).
     loss:      a name (``"softmax_cross_entropy"``, ``"mse"``, ...) or a ``Loss``.
     optimizer: a name or an ``Optimizer`` (``Adam()`` by default).
     l2, l1:    Nielsen's penalties lambda/(2n) sum w^2 and lambda/n sum |w|, n = training size.
@@ -59,6 +72,7 @@ class Model:
         optimizer: str | Optimizer = "adam",
         *,
         input_dim: int | None = None,
+        input_shape: tuple[int, ...] | None = None,
         l2: float = 0.0,
         l1: float = 0.0,
         max_norm: float | None = None,
@@ -67,7 +81,9 @@ class Model:
         dtype=np.float32,
     ) -> None:
         if not isinstance(network, Sequential):
-            network = Sequential(network, input_dim, seed=seed, dtype=dtype)
+            network = Sequential(
+                network, input_dim, input_shape=input_shape, seed=seed, dtype=dtype
+            )
         self.network = network
         self.loss = get_loss(loss)
         self.optimizer = get_optimizer(optimizer)
@@ -130,6 +146,8 @@ class Model:
         callbacks: Sequence[Callback] = (),
         schedule: Schedule | None = None,
         verbose: int | str = "auto",
+        threads: Threads = "auto",
+        augment: Augmenter | None = None,
     ) -> History:
         """Train for ``epochs`` more epochs of mini-batch gradient descent; return the History.
 
@@ -147,8 +165,25 @@ class Model:
         classifiers; like the loss, a running value over the epoch's batches while the weights
         change, so it differs slightly from ``evaluate`` after the epoch), ``val_loss`` / ``val_<metric>``
         with validation data, ``lr`` and ``seconds`` (wall-clock time of the epoch).
+
+        Before the first epoch, a run whose optimizer state and batch buffers would not fit in
+        the memory available now is refused with a ``MemoryError`` that gives the figure. A
+        batch loss that is NaN, infinite, or over 1000 times the first batch's (and over 100)
+        ends training with ``TrainingDivergedError``, the weights back in the finite state they
+        had at most 16 batches earlier.
+
+        ``threads``: how many threads the BLAS library runs the matrix products on; ``"auto"``
+        picks 1 for small products or a busy machine (``nnscratch.training.threads``).
+
+        ``augment``: a random image transform from ``nnscratch.data.augment`` (``RandomShift``,
+        ``RandomRotation``, ``RandomAffine``, ``Compose``), applied afresh to every training
+        batch after it is gathered; validation data and ``evaluate`` see the images as they
+        are. It draws from the model's random stream, after the epoch's shuffle, so a seeded
+        run is reproducible and a resumed one (given the same ``augment``) continues bitwise.
+        For flat rows its ``image_shape`` must hold exactly the input's width.
         """
         net = self.network
+        threads = check_threads(threads)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         if (
@@ -164,10 +199,22 @@ class Model:
 
         x = np.asarray(x)
         if not net.built:
-            if x.ndim != 2:
-                raise ValueError(f"x must be 2-D (n_samples, n_features), got shape {x.shape}")
-            net.build(x.shape[1])
-        x = check_input(x, net.input_dim, f"fit ({net.describe_layer(0)})", net.dtype)
+            if x.ndim < 2:
+                raise ValueError(
+                    f"x must be 2-D (n_samples, n_features) or a batch of images "
+                    f"(n_samples, C, H, W), got shape {x.shape}"
+                )
+            net.build(x.shape[1] if x.ndim == 2 else x.shape[1:])
+        x = check_input(x, net.input_shape, f"fit ({net.describe_layer(0)})", net.dtype)
+        if augment is not None:
+            from .data.augment import Augmenter
+
+            if not isinstance(augment, Augmenter):
+                raise ValueError(
+                    "augment must be a transform of nnscratch.data.augment (RandomShift, "
+                    f"RandomRotation, RandomAffine, Compose) or None, got {type(augment).__name__}"
+                )
+            augment.check_sample_shape(x.shape[1:], "fit augment")
         y_all = np.asarray(y)
         n_targets = len(y_all) if y_all.ndim else 0
         if n_targets != len(x):
@@ -188,11 +235,12 @@ class Model:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (x_val, y_val)")
             x_val = check_input(
-                validation_data[0], net.input_dim, "validation_data", net.dtype, name="x_val"
+                validation_data[0], net.input_shape, "validation_data", net.dtype, name="x_val"
             )
             y_val = np.asarray(validation_data[1])
             self._prepare_targets(x_val, y_val, "y_val")  # validate now, not after an epoch
 
+        self._check_training_memory(len(x), batch_size)
         if self._rng is None:
             self._rng = as_generator(seed)
             for i, layer in enumerate(net.layers):  # dropout masks follow the same seed
@@ -202,11 +250,14 @@ class Model:
         if schedule is not None:
             callbacks.insert(0, LearningRateScheduler(schedule))
         progress = Progress(verbose)
-        run = _EpochRunner(self, x, y_train, labels, batch_size, shuffle, progress)
+        run = _EpochRunner(self, x, y_train, labels, batch_size, shuffle, progress, augment)
         last_epoch = self.epoch + epochs
         self.stop_training = False
         for cb in callbacks:
             cb.on_train_begin(self)
+        # the BLAS thread count for this run, restored when it ends
+        limit = blas_threads(threads, largest_product(net, min(batch_size, len(x))))
+        limit.__enter__()
         try:
             for epoch in range(self.epoch + 1, last_epoch + 1):
                 for cb in callbacks:
@@ -227,10 +278,28 @@ class Model:
                 if self.stop_training:
                     break
         finally:
+            limit.__exit__(None, None, None)
             progress.close()
         for cb in callbacks:
             cb.on_train_end(self)
         return self.history
+
+    def _check_training_memory(self, n_samples: int, batch_size: int) -> None:
+        """Refuse, before the first epoch, a run whose optimizer state and batch buffers cannot
+        fit in the memory available now (the estimate of ``nnscratch.training.memory``, less
+        the parameters and gradients, which exist already; per sample, ``values_per_sample``:
+        every layer's output, saved input and gradient, and the image layers' scratch)."""
+        net = self.network
+        n_params = net.flat_parameter.value.size
+        slots = 0 if self.optimizer._state else OPTIMIZER_SLOTS.get(self.optimizer.name, 1)
+        per_sample = net.values_per_sample(training=True)
+        batch = min(batch_size, n_samples)
+        needed = np.dtype(net.dtype).itemsize * (n_params * slots + batch * per_sample)
+        check_memory(
+            needed,
+            f"training this {n_params:,}-parameter network with {self.optimizer.name}",
+            "use a smaller network or batch size",
+        )
 
     def _prepare_targets(self, x: Array, y: Array, name: str) -> Array:
         shape_stub = np.broadcast_to(
@@ -249,41 +318,69 @@ class Model:
     def _penalty(self, n: int) -> float:
         return sum(r.penalty(self.network.parameters(), n) for r in self.regularizers)
 
-    # -- inference ---------------------------------------------------------------------------
-    def predict_raw(self, x: Array, batch_size: int = PREDICT_BATCH) -> Array:
-        """The network's raw output (logits for losses computed from logits)."""
-        return self.network.predict(x, batch_size)
+    @property
+    def _fused_sigmoid(self) -> bool:
+        """Whether training and ``evaluate`` compute the loss from the final sigmoid's input:
+        binary cross-entropy after a sigmoid, as Keras does, so that saturated outputs still
+        get the gradient sigma(z) - y (see ``BinaryCrossEntropy``)."""
+        return isinstance(self.loss, BinaryCrossEntropy) and self.network.ends_with_sigmoid
 
-    def predict_proba(self, x: Array, batch_size: int = PREDICT_BATCH) -> Array:
+    def _compute_loss(
+        self, output: Array, target: Array, need_gradient: bool = True
+    ) -> tuple[float, Array | None]:
+        """(L, gradient) for an output of ``network._forward(..., logits=self._fused_sigmoid)``;
+        the gradient is what ``network.backward(..., logits=self._fused_sigmoid)`` takes."""
+        if self._fused_sigmoid:
+            return self.loss.compute_from_logits(output, target, need_gradient)
+        return self.loss.compute(output, target, need_gradient)
+
+    # -- inference ---------------------------------------------------------------------------
+    def predict_raw(
+        self, x: Array, batch_size: int = PREDICT_BATCH, *, threads: Threads = "auto"
+    ) -> Array:
+        """The network's raw output (logits for losses computed from logits). ``threads`` as in
+        ``fit`` (``"auto"`` reuses the last look at the other processes instead of waiting)."""
+        product = predict_product(self.network, x, batch_size)
+        with blas_threads(threads, product, probe=False):
+            return self.network.predict(x, batch_size)
+
+    def predict_proba(
+        self, x: Array, batch_size: int = PREDICT_BATCH, *, threads: Threads = "auto"
+    ) -> Array:
         """Class probabilities (softmax or sigmoid of the logits, as the loss defines them)."""
         if not self.loss.classification:
             raise ValueError(
                 f"predict_proba needs a classification loss, this model uses {self.loss.name}"
             )
-        raw = self.predict_raw(x, batch_size)
+        raw = self.predict_raw(x, batch_size, threads=threads)
         act = self.loss.output_activation
         return raw if isinstance(act, Identity) else act.forward(raw, out=raw)
 
-    def predict(self, x: Array, batch_size: int = PREDICT_BATCH) -> Array:
+    def predict(
+        self, x: Array, batch_size: int = PREDICT_BATCH, *, threads: Threads = "auto"
+    ) -> Array:
         """Class labels for classifiers (argmax, or threshold 0.5 for one output); the raw
-        output for regression."""
+        output for regression. ``threads`` as in ``predict_raw``."""
         if not self.classifier:
-            return self.predict_raw(x, batch_size)
+            return self.predict_raw(x, batch_size, threads=threads)
         proba = (
-            self.predict_proba(x, batch_size)
+            self.predict_proba(x, batch_size, threads=threads)
             if self.loss.classification
-            else self.predict_raw(x, batch_size)
+            else self.predict_raw(x, batch_size, threads=threads)
         )
         if proba.shape[1] == 1:
             return (proba[:, 0] > 0.5).astype(np.int64)
         return proba.argmax(axis=1)
 
-    def evaluate(self, x: Array, y: Array, batch_size: int = PREDICT_BATCH) -> dict[str, float]:
+    def evaluate(
+        self, x: Array, y: Array, batch_size: int = PREDICT_BATCH, *, threads: Threads = "auto"
+    ) -> dict[str, float]:
         """Loss (without the regularization penalty, which depends on the training set's size)
-        and metric on a dataset."""
-        raw = self.predict_raw(x, batch_size)
+        and metric on a dataset. ``threads`` as in ``predict_raw``."""
+        with blas_threads(threads, predict_product(self.network, x, batch_size), probe=False):
+            raw = self.network.predict(x, batch_size, logits=self._fused_sigmoid)
         target = self._prepare_targets(raw, y, "y")
-        value, _ = self.loss.compute(raw, target, need_gradient=False)
+        value, _ = self._compute_loss(raw, target, need_gradient=False)
         result = {"loss": value}
         if self.metric_name:
             result[self.metric_name] = accuracy(self._labels(target), raw)
@@ -328,9 +425,15 @@ class Model:
         return str(path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Model:
-        """Read a model written by ``save``; training can continue exactly where it stopped."""
-        metadata, arrays = read_archive(path)
+    def load(cls, path: ModelSource, *, max_bytes: int | None = None) -> Model:
+        """Read a model written by ``save``; training can continue exactly where it stopped.
+
+        ``path`` is a file name or an open binary file. The file is checked before anything is
+        decompressed, and refused if its arrays would take more than ``max_bytes`` (by default
+        ``nnscratch.io.archive.DEFAULT_MAX_BYTES``) or more than its architecture implies.
+        Every failure is a ModelFileError (a ValueError) with a one-line message.
+        """
+        metadata, arrays = read_archive(path, max_bytes=max_bytes)
         try:
             weights = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("weights/")}
             net = Sequential.from_architecture(metadata["architecture"], weights)
@@ -369,8 +472,20 @@ class Model:
                 layer.rng.bit_generator.state = state
         except ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ModelFileError(f"{path}: the model description is invalid ({exc})") from None
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            IndexError,
+            AttributeError,
+            OverflowError,
+            StopIteration,
+            RecursionError,
+        ) as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelFileError(
+                f"{source_name(path)}: the model description is invalid ({text})"
+            ) from None
         return model
 
 
@@ -380,8 +495,11 @@ class _EpochRunner:
     Holds what is reused across batches and epochs of one ``fit`` call: the batch buffer, the
     parameter snapshot of the divergence guard, and the last finite loss.
 
-    The divergence guard checks every batch's loss; when it is NaN or infinite, the weights go
-    back to the snapshot, which is taken every ``SNAPSHOT_EVERY`` batches just before an update
+    The divergence guard checks every batch's loss; when it is NaN or infinite, or exploding
+    (above ``GROWTH_LIMIT`` times the first batch's loss of the ``fit`` call and above
+    ``LOSS_FLOOR``: a ratio, so it holds for costs summed over the batch such as SSE; a floor, so
+    that a tiny starting loss does not make a small rise count), the weights go back to the
+    snapshot, which is taken every ``SNAPSHOT_EVERY`` batches just before an update
     whose loss was finite. Copying every parameter at every batch would cost 2-3% of an MNIST
     epoch; a snapshot at most 16 batches old serves as well to stop in a finite state.
 
@@ -391,6 +509,12 @@ class _EpochRunner:
     """
 
     SNAPSHOT_EVERY = 16
+    #: a batch loss this many times the first one is divergence, not noise: training that works
+    #: lowers the loss, and a learning rate too large for the problem multiplies it by 1e10+
+    GROWTH_LIMIT = 1e3
+    #: ... provided it is also above this (a per-sample cross-entropy of 100 means a probability
+    #: of e^-100 for the true class)
+    LOSS_FLOOR = 100.0
 
     def __init__(
         self,
@@ -401,6 +525,7 @@ class _EpochRunner:
         batch_size: int,
         shuffle: bool,
         progress: Progress,
+        augment: Augmenter | None = None,
     ) -> None:
         self.model, self.x, self.y, self.labels = model, x, y, labels
         self.shuffle, self.progress = shuffle, progress
@@ -422,8 +547,12 @@ class _EpochRunner:
             starts.pop()
         self.batches = list(zip(starts, starts[1:] + [n], strict=True))
         largest = max(stop - start for start, stop in self.batches)
-        self.buffer = np.empty((largest, x.shape[1]), dtype=net.dtype)
+        self.buffer = np.empty((largest, *x.shape[1:]), dtype=net.dtype)
+        # the augmented batch: a second buffer, since a transform reads its whole input
+        self.augment = augment
+        self.augmented = None if augment is None else np.empty_like(self.buffer)
         self.last_finite_loss = math.nan
+        self.first_loss, self.loss_limit = math.nan, math.inf
 
     def epoch(self, epoch: int) -> dict[str, float]:
         model, net, n = self.model, self.model.network, len(self.x)
@@ -440,18 +569,23 @@ class _EpochRunner:
                 # change anything, since idx comes from a permutation of range(n)
                 # (512 x 784 float32: 0.26 ms instead of 0.49 ms)
                 xb = np.take(self.x, idx, axis=0, out=self.buffer[: stop - start], mode="clip")
-                output = net._forward(xb, training=True)
+                if self.augment is not None:
+                    xb = self.augment(xb, model._rng, out=self.augmented[: stop - start])
+                output = net._forward(xb, training=True, logits=model._fused_sigmoid)
                 if self.labels is not None:
                     correct += int(np.count_nonzero(output.argmax(axis=1) == self.labels[idx]))
-                value, grad = model.loss.compute(output, self.y[idx])
-                if not math.isfinite(value):
+                value, grad = model._compute_loss(output, self.y[idx])
+                if not math.isfinite(value) or value > self.loss_limit:
                     self._diverged(epoch, batch + 1, value)
+                if self.loss_limit == math.inf:  # the first batch of the fit call sets the scale
+                    self.first_loss = value
+                    self.loss_limit = max(self.GROWTH_LIMIT * abs(value), self.LOSS_FLOOR)
                 self.last_finite_loss = value
                 loss_sum += value if model.loss.sums_over_batch else value * len(idx)
                 if batch % self.SNAPSHOT_EVERY == 0:
                     np.copyto(self.snapshot, self.flat.value)  # a finite state
                     self.snapshot_label = f"epoch {epoch}, batch {batch + 1}"
-                net.backward(grad, need_input_grad=False)
+                net.backward(grad, need_input_grad=False, logits=model._fused_sigmoid)
                 self._update(n)
                 self.progress.update(
                     len(idx),
@@ -474,9 +608,11 @@ class _EpochRunner:
             reg.add_gradient(self.layer_params, n)
         if model.clip_norm is not None:
             g = self.flat.grad
-            norm = math.sqrt(float(np.dot(g, g)))
-            if norm > model.clip_norm:
-                g *= model.clip_norm / norm
+            # torch.nn.utils.clip_grad_norm_'s rule, 1e-6 included: scale by
+            # clip_norm / (norm + 1e-6) whenever that is below 1
+            scale = model.clip_norm / (math.sqrt(float(np.dot(g, g))) + 1e-6)
+            if scale < 1.0:
+                g *= scale
         # one flat array: a few NumPy calls per step; the next backward pass overwrites every
         # gradient, so the optimizer may use them as scratch space
         model.optimizer.step([self.flat], consume_grads=True)
@@ -492,8 +628,13 @@ class _EpochRunner:
             if model.loss.name in ("mse", "sse", "quadratic")
             else "lower the learning rate or add gradient clipping (clip_norm)"
         )
+        became = (
+            f"{value:.6g}, over {self.GROWTH_LIMIT:g} times the first batch's {self.first_loss:.6g}"
+            if math.isfinite(value)
+            else str(value)
+        )
         raise TrainingDivergedError(
-            f"training diverged at epoch {epoch}, batch {batch}: the loss became {value} "
+            f"training diverged at epoch {epoch}, batch {batch}: the loss became {became} "
             f"(last finite loss {self.last_finite_loss:.6g}, learning rate "
             f"{model.optimizer.learning_rate:g}); {hint}. The model was left in the finite "
             f"state it had before {self.snapshot_label}."

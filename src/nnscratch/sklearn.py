@@ -15,7 +15,9 @@ True
 What they add to a plain ``nnscratch.Model``:
 
 * the network is built from sklearn-style hyper-parameters (``hidden_layer_sizes``,
-  ``activation``, ``dropout``, ``batch_norm``...) when ``fit`` sees the data;
+  ``activation``, ``dropout``, ``batch_norm``...) when ``fit`` sees the data, or from a text
+  spec of its hidden part, ``layers="conv:8x3,relu,maxpool:2,flatten"``, with
+  ``input_shape=(C, H, W)`` for convolutional networks on images (flat rows or 4-D ``X``);
 * class labels of any hashable type (encoded with ``LabelEncoder``), binary and multiclass;
 * ``sample_weight`` and ``class_weight``: the training objective is the *weighted mean* loss
   ``sum_i w_i L_i / sum_i w_i`` plus ``alpha / (2 sum_i w_i) * ||W||^2``, so integer weights are
@@ -72,14 +74,16 @@ if tuple(int(p) for p in re.findall(r"\d+", sklearn.__version__)[:2]) < (1, 6): 
 
 from .core.activations import Activation, get_activation
 from .core.initializers import default_initializer
-from .core.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer
+from .core.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer, as_shape
 from .core.losses import MSE, Loss, SoftmaxCrossEntropy
 from .core.network import Sequential
+from .core.spec import build_network, parse_layers
 from .core.validation import check_finite
 from .model import Model
 from .training.callbacks import Callback
 from .training.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from .training.regularizers import L2
+from .training.threads import Threads, check_threads
 
 __all__ = [
     "NetClassifier",
@@ -190,6 +194,8 @@ class _Config:
 
     hidden: tuple[int, ...]
     activations: list[Activation]
+    layers: str | None
+    input_shape: tuple[int, ...] | None
     batch_size: int | str
     max_iter: int
     alpha: float
@@ -203,6 +209,7 @@ class _Config:
     verbose: int
     callbacks: list[Callback]
     dtype: np.dtype
+    threads: Threads
 
 
 def _is_int(value: object) -> bool:
@@ -222,7 +229,7 @@ def _drop_scratch(network: Sequential) -> None:
     """
     for layer in network.layers:
         layer._buffers = {}
-        for attr in ("_x", "_z", "_a", "_cache", "_mask"):
+        for attr in getattr(layer, "_TRANSIENT", ("_x", "_z", "_a", "_cache", "_mask")):
             if hasattr(layer, attr):
                 setattr(layer, attr, None)
 
@@ -304,6 +311,8 @@ class _BaseNet(BaseEstimator):
         hidden_layer_sizes: int | Sequence[int] = (100,),
         activation: str | Activation | type | Sequence[str | Activation | type] = "relu",
         *,
+        layers: str | None = None,
+        input_shape: Sequence[int] | None = None,
         solver: str | Optimizer = "adam",
         learning_rate_init: float = 0.001,
         batch_size: int | str = 32,
@@ -321,9 +330,12 @@ class _BaseNet(BaseEstimator):
         verbose: int = 0,
         callbacks: Sequence[Callback] | None = None,
         dtype: type | str | np.dtype = np.float32,
+        threads: int | str = "auto",
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.layers = layers
+        self.input_shape = input_shape
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.batch_size = batch_size
@@ -341,10 +353,115 @@ class _BaseNet(BaseEstimator):
         self.verbose = verbose
         self.callbacks = callbacks
         self.dtype = dtype
+        self.threads = threads
 
     # -- validation of hyper-parameters ------------------------------------------------------
     def _config(self) -> _Config:
         """Check every hyper-parameter (scikit-learn validates in ``fit``, not ``__init__``)."""
+        layers, input_shape = self._check_layers()
+        if layers is None:
+            hidden, activations = self._check_hidden()
+        else:  # the spec replaces them (see the class docstring)
+            hidden, activations = (), []
+        batch_size = self.batch_size
+        if not (batch_size == "auto" or (_is_int(batch_size) and batch_size >= 1)):
+            raise ValueError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
+        for name in ("max_iter", "n_iter_no_change"):
+            value = getattr(self, name)
+            if not (_is_int(value) and value >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (_is_real(self.learning_rate_init) and 0 < self.learning_rate_init < math.inf):
+            raise ValueError(
+                f"learning_rate_init must be a finite number > 0, got {self.learning_rate_init!r}"
+            )
+        for name in ("alpha", "tol"):
+            value = getattr(self, name)
+            if not (_is_real(value) and 0 <= value < math.inf):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not (_is_real(self.dropout) and 0 <= self.dropout < 1):
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not (_is_real(self.validation_fraction) and 0 < self.validation_fraction < 1):
+            raise ValueError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}"
+            )
+        for name in ("batch_norm", "early_stopping", "shuffle", "warm_start"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if layers is not None:
+            for name, token in (("dropout", "dropout:R"), ("batch_norm", "batchnorm")):
+                if getattr(self, name):
+                    raise ValueError(
+                        f"{name}={getattr(self, name)!r} applies to the hidden_layer_sizes "
+                        f"network; with layers=SPEC write {token} tokens into the spec instead"
+                    )
+        if not (_is_int(self.verbose) or isinstance(self.verbose, bool)) or self.verbose < 0:
+            raise ValueError(f"verbose must be an integer >= 0, got {self.verbose!r}")
+        callbacks = [] if self.callbacks is None else list(self.callbacks)
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise ValueError(
+                    f"callbacks must be nnscratch Callback instances, got {type(cb).__name__}"
+                )
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}") from None
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        self._make_optimizer()  # validates solver and learning_rate_init together
+        threads = check_threads(self.threads)
+        return _Config(
+            hidden=hidden,
+            activations=activations,
+            layers=layers,
+            input_shape=input_shape,
+            batch_size=batch_size,
+            max_iter=int(self.max_iter),
+            alpha=float(self.alpha),
+            dropout=float(self.dropout),
+            batch_norm=bool(self.batch_norm),
+            early_stopping=bool(self.early_stopping),
+            validation_fraction=float(self.validation_fraction),
+            n_iter_no_change=int(self.n_iter_no_change),
+            tol=float(self.tol),
+            shuffle=bool(self.shuffle),
+            verbose=min(int(self.verbose), 2),
+            callbacks=callbacks,
+            dtype=dtype,
+            threads=threads,
+        )
+
+    def _check_layers(self) -> tuple[str | None, tuple[int, ...] | None]:
+        """``layers`` (a spec whose tokens parse) and ``input_shape`` (a tuple of positive
+        ints), each possibly None."""
+        input_shape = self.input_shape
+        if input_shape is not None:
+            try:
+                input_shape = as_shape(
+                    list(input_shape) if isinstance(input_shape, np.ndarray) else input_shape,
+                    "input_shape",
+                )
+            except ValueError:
+                raise ValueError(
+                    "input_shape must be None or the shape of one sample as a tuple of "
+                    f"positive integers, e.g. (1, 28, 28), got {self.input_shape!r}"
+                ) from None
+        spec = self.layers
+        if spec is None:
+            return None, input_shape
+        if not isinstance(spec, str) or not spec.strip():
+            raise ValueError(
+                "layers must be None or a non-empty layer spec such as "
+                f"'conv:8x3,relu,maxpool:2,flatten', got {spec!r}"
+            )
+        try:
+            parse_layers(spec)
+        except ValueError as exc:
+            raise ValueError(f"layers={spec!r}: {exc}") from None
+        return spec, input_shape
+
+    def _check_hidden(self) -> tuple[tuple[int, ...], list[Activation]]:
+        """``hidden_layer_sizes`` and ``activation`` (used when ``layers`` is None)."""
         sizes = self.hidden_layer_sizes
         if _is_int(sizes):
             sizes = (sizes,)
@@ -381,63 +498,7 @@ class _BaseNet(BaseEstimator):
                     f"activation {act.name!r} has no usable gradient and cannot be trained"
                 )
             activations.append(act)
-
-        batch_size = self.batch_size
-        if not (batch_size == "auto" or (_is_int(batch_size) and batch_size >= 1)):
-            raise ValueError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
-        for name in ("max_iter", "n_iter_no_change"):
-            value = getattr(self, name)
-            if not (_is_int(value) and value >= 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (_is_real(self.learning_rate_init) and 0 < self.learning_rate_init < math.inf):
-            raise ValueError(
-                f"learning_rate_init must be a finite number > 0, got {self.learning_rate_init!r}"
-            )
-        for name in ("alpha", "tol"):
-            value = getattr(self, name)
-            if not (_is_real(value) and 0 <= value < math.inf):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not (_is_real(self.dropout) and 0 <= self.dropout < 1):
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if not (_is_real(self.validation_fraction) and 0 < self.validation_fraction < 1):
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}"
-            )
-        for name in ("batch_norm", "early_stopping", "shuffle", "warm_start"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if not (_is_int(self.verbose) or isinstance(self.verbose, bool)) or self.verbose < 0:
-            raise ValueError(f"verbose must be an integer >= 0, got {self.verbose!r}")
-        callbacks = [] if self.callbacks is None else list(self.callbacks)
-        for cb in callbacks:
-            if not isinstance(cb, Callback):
-                raise ValueError(
-                    f"callbacks must be nnscratch Callback instances, got {type(cb).__name__}"
-                )
-        try:
-            dtype = np.dtype(self.dtype)
-        except TypeError:
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}") from None
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
-        self._make_optimizer()  # validates solver and learning_rate_init together
-        return _Config(
-            hidden=hidden,
-            activations=activations,
-            batch_size=batch_size,
-            max_iter=int(self.max_iter),
-            alpha=float(self.alpha),
-            dropout=float(self.dropout),
-            batch_norm=bool(self.batch_norm),
-            early_stopping=bool(self.early_stopping),
-            validation_fraction=float(self.validation_fraction),
-            n_iter_no_change=int(self.n_iter_no_change),
-            tol=float(self.tol),
-            shuffle=bool(self.shuffle),
-            verbose=min(int(self.verbose), 2),
-            callbacks=callbacks,
-            dtype=dtype,
-        )
+        return hidden, activations
 
     def _make_optimizer(self) -> Optimizer:
         if isinstance(self.solver, Optimizer):
@@ -454,6 +515,10 @@ class _BaseNet(BaseEstimator):
 
     # -- network -----------------------------------------------------------------------------
     def _build_network(self, cfg: _Config, n_features: int, n_outputs: int, seed: int) -> Model:
+        loss = SoftmaxCrossEntropy() if self._is_classifier else MSE()
+        if cfg.layers is not None:
+            network = self._spec_network(cfg, n_features, n_outputs, seed)
+            return Model(network, loss=loss, optimizer=self._make_optimizer())
         layers: list[Layer] = []
         for width, act in zip(cfg.hidden, cfg.activations, strict=True):
             init = default_initializer(act.name)
@@ -465,8 +530,63 @@ class _BaseNet(BaseEstimator):
                 layers.append(Dropout(cfg.dropout))
         layers.append(Dense(n_outputs))
         network = Sequential(layers, n_features, seed=seed, dtype=cfg.dtype)
-        loss = SoftmaxCrossEntropy() if self._is_classifier else MSE()
         return Model(network, loss=loss, optimizer=self._make_optimizer())
+
+    def _spec_network(self, cfg: _Config, n_features: int, n_outputs: int, seed: int) -> Sequential:
+        """The hidden part from ``cfg.layers`` for samples of ``input_shape`` (flat rows of
+        ``n_features`` without it), then the output layer ``Dense(n_outputs)``."""
+        shape = cfg.input_shape if cfg.input_shape is not None else (n_features,)
+        try:
+            body = build_network(cfg.layers, shape, seed=seed, dtype=cfg.dtype)
+        except ValueError as exc:
+            raise ValueError(f"layers={cfg.layers!r}: {exc}") from None
+        if len(body.output_shape) != 1:
+            raise ValueError(
+                f"layers={cfg.layers!r} ends with samples of shape "
+                f"{'x'.join(map(str, body.output_shape))}, but the estimator appends its "
+                f"output layer Dense({n_outputs}), which takes flat rows; end the spec with "
+                "flatten or gap"
+            )
+        return Sequential(
+            [*body.layers, Dense(n_outputs)], input_shape=shape, seed=seed, dtype=cfg.dtype
+        )
+
+    # -- samples of any shape ----------------------------------------------------------------
+    def _as_rows(self, X: object, input_shape: tuple[int, ...] | None) -> object:
+        """An array of samples of ``input_shape`` (e.g. N x C x H x W images) laid out as the
+        rows (N x C*H*W) scikit-learn validates; anything else is returned as given."""
+        if isinstance(X, (list, tuple)):
+            try:
+                X = np.asarray(X)
+            except ValueError:  # ragged: left to scikit-learn's own message
+                return X
+        ndim = getattr(X, "ndim", None)
+        if not isinstance(ndim, int) or ndim <= 2 or not hasattr(X, "reshape"):
+            return X
+        if input_shape is None:
+            raise ValueError(
+                f"X has shape {tuple(X.shape)}: {type(self).__name__} takes 2-D X "
+                "(n_samples, n_features), or samples of any shape with input_shape set to "
+                f"it, e.g. input_shape={tuple(X.shape[1:])}"
+            )
+        if tuple(X.shape[1:]) != tuple(input_shape):
+            raise ValueError(
+                f"X holds samples of shape {tuple(X.shape[1:])}, but input_shape is "
+                f"{tuple(input_shape)}"
+            )
+        return X.reshape(len(X), -1)
+
+    def _check_rows(self, X: Array, input_shape: tuple[int, ...] | None) -> None:
+        """Flat rows must hold as many values as one sample of ``input_shape``."""
+        if input_shape is not None and X.shape[1] != math.prod(input_shape):
+            raise ValueError(
+                f"X has {X.shape[1]} features per sample, but input_shape={input_shape} "
+                f"holds {math.prod(input_shape)} values"
+            )
+
+    def _for_network(self, X: Array) -> Array:
+        """Rows laid out as the network's samples (a view): N x C x H x W for images."""
+        return X.reshape(len(X), *self.model_.network.input_shape)
 
     # -- data --------------------------------------------------------------------------------
     def _sample_weights(self, sample_weight: object, X: Array, y_enc: Array) -> Array | None:
@@ -583,8 +703,10 @@ class _BaseNet(BaseEstimator):
         if not warm:
             self._reset_fitted_state()
             self.model_ = self._build_network(cfg, X.shape[1], self.n_outputs_, init_seed)
+            self.input_shape_ = cfg.input_shape
         elif isinstance(self.solver, str):
             self.model_.optimizer.learning_rate = float(self.learning_rate_init)
+        X = self._for_network(X)
         self._incremental = None
         self.stopped_early_ = False
 
@@ -613,6 +735,7 @@ class _BaseNet(BaseEstimator):
                     seed=fit_seed,
                     callbacks=[monitor, *cfg.callbacks],
                     verbose=cfg.verbose,
+                    threads=cfg.threads,
                 )
         finally:
             _drop_scratch(self.model_.network)
@@ -646,8 +769,10 @@ class _BaseNet(BaseEstimator):
             init_seed, fit_seed, split_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
             self._reset_fitted_state()
             self.model_ = self._build_network(cfg, X.shape[1], self.n_outputs_, init_seed)
+            self.input_shape_ = cfg.input_shape
         else:
             fit_seed = split_seed = None  # the model continues its own random stream
+        X = self._for_network(X)
         if self._incremental is None:  # first call, or the first one after fit()
             source = split_seed if split_seed is not None else self.random_state
             self._incremental = _IncrementalState(rng=check_random_state(source))
@@ -684,6 +809,7 @@ class _BaseNet(BaseEstimator):
                         seed=fit_seed,
                         callbacks=[monitor, *cfg.callbacks],
                         verbose=cfg.verbose,
+                        threads=cfg.threads,
                     )
             finally:
                 _drop_scratch(self.model_.network)
@@ -723,7 +849,7 @@ class _BaseNet(BaseEstimator):
 
         def pool_loss() -> float:
             with _loss_installed(self.model_, self._weighted_loss(w_pool)):
-                value = self.model_.evaluate(x_pool, targets)["loss"]
+                value = self.model_.evaluate(x_pool, targets, threads=cfg.threads)["loss"]
             _drop_scratch(network)
             return value
 
@@ -752,9 +878,12 @@ class _BaseNet(BaseEstimator):
     # -- prediction --------------------------------------------------------------------------
     def _raw(self, X: object) -> Array:
         check_is_fitted(self)
+        X = self._as_rows(X, getattr(self, "input_shape_", None))
         X = validate_data(self, X, reset=False, dtype=self.model_.network.dtype)
         try:
-            return self.model_.predict_raw(X)
+            return self.model_.predict_raw(
+                self._for_network(X), threads=check_threads(self.threads)
+            )
         finally:
             _drop_scratch(self.model_.network)
 
@@ -787,6 +916,21 @@ class NetClassifier(ClassifierMixin, _BaseNet):
     activation : name, Activation instance or class, or a list of them, default "relu"
         Hidden-layer activation (one for all layers, or one per hidden layer). Any nnscratch
         activation works, including user-defined ``Activation`` subclasses.
+    layers : str or None, default None
+        The hidden part of the network as a text spec (``nnscratch.core.spec``), e.g.
+        ``"conv:8x3,relu,maxpool:2,flatten,dense:32,relu"``. The estimator appends its output
+        layer ``Dense(n_outputs)`` as it does after ``hidden_layer_sizes``, so the spec must end
+        with flat rows (``flatten``, ``gap`` or a dense layer). When given, it replaces
+        ``hidden_layer_sizes`` and ``activation`` (which are then ignored) and ``dropout`` and
+        ``batch_norm`` (which must stay off: write ``dropout:R`` and ``batchnorm`` tokens into
+        the spec). ``None`` builds the network from ``hidden_layer_sizes`` exactly as before.
+    input_shape : tuple of int or None, default None
+        The shape of one sample, e.g. ``(1, 28, 28)`` for MNIST images (channels, height,
+        width). ``X`` may then be flat rows (n_samples, C*H*W), in C, H, W row-major order, or
+        an array of shape (n_samples, C, H, W); either way scikit-learn sees rows of C*H*W
+        features (``n_features_in_``) and the network receives N x C x H x W images. Needed
+        for a ``layers`` spec that starts with an image layer (``conv``, a pool); without
+        ``layers`` the hidden dense layers take the flattened samples.
     solver : str or nnscratch Optimizer, default "adam"
         An optimizer name (``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``,
         ``"rmsprop"``, ``"adam"``, ``"adamw"``), built with ``learning_rate_init``, or an
@@ -825,11 +969,19 @@ class NetClassifier(ClassifierMixin, _BaseNet):
         Passed to ``Model.fit``; they receive the nnscratch model.
     dtype : float32 (default) or float64
         Precision of the network; inputs are converted to it.
+    threads : "auto" (default) or int
+        BLAS threads for the matrix products. ``"auto"`` runs one thread for small networks and
+        batches, on a busy machine, and inside a parallel worker (a search with ``n_jobs > 1``
+        on any joblib backend, Dask or Ray), else one per free core; see
+        ``nnscratch.training.threads``.
 
     Attributes
     ----------
     classes_, n_features_in_, feature_names_in_, n_outputs_ :
         As in scikit-learn.
+    input_shape_ : tuple of int or None
+        ``input_shape`` at the time the network was built (what ``predict`` accepts besides
+        flat rows).
     model_ : nnscratch.Model
         The trained model (``model_.save(path)``, ``nnscratch.onnx.export_onnx(model_, ...)``).
     loss_curve_ : list of float
@@ -853,6 +1005,8 @@ class NetClassifier(ClassifierMixin, _BaseNet):
         hidden_layer_sizes: int | Sequence[int] = (100,),
         activation: str | Activation | type | Sequence[str | Activation | type] = "relu",
         *,
+        layers: str | None = None,
+        input_shape: Sequence[int] | None = None,
         solver: str | Optimizer = "adam",
         learning_rate_init: float = 0.001,
         batch_size: int | str = 32,
@@ -871,10 +1025,13 @@ class NetClassifier(ClassifierMixin, _BaseNet):
         verbose: int = 0,
         callbacks: Sequence[Callback] | None = None,
         dtype: type | str | np.dtype = np.float32,
+        threads: int | str = "auto",
     ) -> None:
         super().__init__(
             hidden_layer_sizes,
             activation,
+            layers=layers,
+            input_shape=input_shape,
             solver=solver,
             learning_rate_init=learning_rate_init,
             batch_size=batch_size,
@@ -892,12 +1049,15 @@ class NetClassifier(ClassifierMixin, _BaseNet):
             verbose=verbose,
             callbacks=callbacks,
             dtype=dtype,
+            threads=threads,
         )
         self.class_weight = class_weight
 
     # -- data --------------------------------------------------------------------------------
     def _validate_xy(self, X: object, y: object, cfg: _Config, reset: bool) -> tuple[Array, Array]:
+        X = self._as_rows(X, cfg.input_shape)
         X, y = validate_data(self, X, y, reset=reset, dtype=cfg.dtype, multi_output=False)
+        self._check_rows(X, cfg.input_shape)
         check_classification_targets(y)
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
@@ -1059,9 +1219,11 @@ class NetRegressor(RegressorMixin, _BaseNet):
     """
 
     def _validate_xy(self, X: object, y: object, cfg: _Config, reset: bool) -> tuple[Array, Array]:
+        X = self._as_rows(X, cfg.input_shape)
         X, y = validate_data(
             self, X, y, reset=reset, dtype=cfg.dtype, multi_output=True, y_numeric=True
         )
+        self._check_rows(X, cfg.input_shape)
         if y.ndim > 2:
             raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
         if reset:

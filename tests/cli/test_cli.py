@@ -331,6 +331,36 @@ def test_bench_smoke_run_reports_ratios(capsys, tmp_path):
     assert "The machine was quiet" in bench_markdown(results)
     results["training"]["512"]["floor"]["max"] = 1.5
     assert "varied by up to 50%" in bench_markdown(results)
+    conv = results["conv"]
+    assert conv["train_images"] == 1000 and isinstance(conv["mkldnn"], bool)
+    for name in ("SimpleConvNet", "LeNet-5"):
+        rows = conv["nets"][name]
+        assert set(rows["training"]) == {"32", "128"}
+        for row in [*rows["training"].values(), rows["inference"]]:
+            ours, floor, torch_s = (row[k]["times"][0] for k in ("nnscratch", "floor", "pytorch"))
+            assert min(ours, floor, torch_s) > 0
+            assert row["ratios"]["nnscratch/floor"]["median"] == pytest.approx(ours / floor)
+            assert row["ratios"]["nnscratch/pytorch"]["median"] == pytest.approx(ours / torch_s)
+        profile = rows["profile"]
+        # the parts, "rest of step" included, add up to the measured step
+        assert sum(profile["parts"].values()) == pytest.approx(profile["step_seconds"])
+        assert profile["parts"]["Conv2D im2col copy"] > 0
+        assert profile["parts"]["MaxPool2D forward"] > 0
+        assert f"Where nnscratch's {name} training step goes (batch 128" in table
+    assert "| Conv2D col2im copy |" in table  # LeNet-5's second convolution needs dL/dX
+    assert "first 1,000 training images" in table
+    assert f"oneDNN (mkldnn) {'enabled' if conv['mkldnn'] else 'NOT available'}" in table
+    at128 = [
+        rows["training"]["128"]["ratios"]["nnscratch/pytorch"] for rows in conv["nets"].values()
+    ]
+    met = all(r["median"] <= 1 for r in at128)
+    assert conv["target_met"] is met
+    assert ("batch 128) holds" if met else "batch 128) is NOT met") in table
+    at128[0]["median"] = 1.25  # the first network 25% slower than PyTorch: missed
+    assert "batch 128) is NOT met: nnscratch/PyTorch SimpleConvNet 1.25x" in bench_markdown(results)
+    for r in at128:
+        r["median"] = 0.8
+    assert "batch 128) holds" in bench_markdown(results)
 
 
 def test_playground_serves_on_loopback_and_stops_on_ctrl_c():

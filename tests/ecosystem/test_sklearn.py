@@ -508,3 +508,56 @@ def test_missing_scikit_learn_gives_install_hint() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert "pip install 'nnscratch[sklearn]'" in result.stdout
+
+
+def test_threads_is_a_parameter_checked_in_fit(classification) -> None:
+    X, y = classification
+    clf = NetClassifier(**FAST, threads=2)
+    assert clf.get_params()["threads"] == 2 and clone(clf).threads == 2
+    assert NetRegressor(threads=1).get_params()["threads"] == 1
+    with pytest.raises(ValueError, match=r"threads must be 'auto' or a positive integer, got 0"):
+        NetClassifier(**FAST, threads=0).fit(X, y)
+    assert NetClassifier(**FAST, threads=1).fit(X, y).score(X, y) > 0.5
+
+
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_a_parallel_search_runs_one_blas_thread_per_worker(backend, monkeypatch) -> None:
+    """Every fit of a GridSearchCV(n_jobs=2) sees 1 BLAS thread: the scores below are the
+    counts that each fit's epochs ran with. The products are big enough (400 x 784 x 256
+    multiply-adds) that a fit outside a worker may take several threads, and loky is allowed
+    2 per worker here (its own cap is cores // n_jobs), so only the estimator's choice brings
+    them to 1."""
+    import joblib
+    from threadpoolctl import threadpool_limits
+
+    root = str(Path(nn.__file__).resolve().parent.parent)  # workers import this nnscratch
+    monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def record(model, epoch, logs) -> None:  # nested: pickled by value for loky's workers
+        from threadpoolctl import threadpool_info
+
+        counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+        model.blas_threads_seen = max(getattr(model, "blas_threads_seen", 0), min(counts))
+
+    def blas_threads_seen(estimator, X, y) -> float:
+        return float(estimator.model_.blas_threads_seen)
+
+    X, y = make_classification(n_samples=800, n_features=784, random_state=0)
+    clf = NetClassifier(
+        hidden_layer_sizes=(256,),
+        batch_size=512,
+        max_iter=2,
+        random_state=0,
+        callbacks=[nn.LambdaCallback(on_epoch_end=record)],
+    )
+    from nnscratch.training.threads import SMALL_PRODUCT
+
+    assert 400 * 784 * 256 >= SMALL_PRODUCT  # each fit's 400 samples make one batch
+    search = GridSearchCV(
+        clf, {"alpha": [1e-4, 1e-3]}, cv=2, n_jobs=2, scoring=blas_threads_seen, refit=False
+    )
+    extra = {"inner_max_num_threads": 2} if backend == "loky" else {}
+    with threadpool_limits(2, user_api="blas"), joblib.parallel_config(backend, **extra):
+        search.fit(X, y)
+    for split in ("split0_test_score", "split1_test_score"):
+        np.testing.assert_array_equal(search.cv_results_[split], [1.0, 1.0])

@@ -1,6 +1,7 @@
 """The training loop, on the seeds' experiments and on MNIST."""
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -200,3 +201,102 @@ def test_divergence_guard_restores_the_snapshot_taken_before_the_failure():
     assert "epoch 1, batch 21" in str(info.value)
     assert "the finite state it had before epoch 1, batch 17." in str(info.value)
     np.testing.assert_array_equal(model.network.flat_parameter.value, model.optimizer.after_16)
+
+
+def test_a_loss_that_grows_a_thousandfold_is_divergence_and_the_start_is_restored():
+    x, y = five_clusters(400, seed=0)
+    model = nn.Model(nn.mlp([2, 16, 5], "relu", seed=0), optimizer=nn.Adam(1e9))
+    start = model.network.flat_parameter.value.copy()
+    with pytest.raises(nn.TrainingDivergedError) as info:
+        model.fit(x, y, epochs=3, batch_size=40, seed=0, verbose=0)
+    message = str(info.value)
+    first = float(re.search(r"over 1000 times the first batch's ([\d.e+-]+)", message).group(1))
+    became = float(re.search(r"the loss became ([\d.e+-]+),", message).group(1))
+    assert became > 1000 * first and became > 100 and np.isfinite(became)
+    assert "epoch 1, batch 2" in message and "before epoch 1, batch 1." in message
+    np.testing.assert_array_equal(model.network.flat_parameter.value, start)
+
+
+def test_the_growth_guard_ignores_a_rise_from_a_tiny_loss():
+    class Jolts(nn.SGD):
+        """Plain SGD that knocks the weights off the optimum once, at step 5."""
+
+        def _update(self, params):
+            super()._update(params)
+            if self.iterations == 5:
+                params[0].value += 3.0
+
+    x, y = truth_table()
+    net = nn.mlp([3, 4, 1], "sigmoid", output_activation="sigmoid", seed=1, dtype=np.float64)
+    model = nn.Model(net, loss="sse", optimizer=nn.SGD(2.0))
+    model.fit(x, y.reshape(-1, 1), epochs=3000, batch_size=4, shuffle=False, verbose=0)
+    tiny = model.history["loss"][-1]
+    model.optimizer = Jolts(2.0)
+    model.fit(x, y.reshape(-1, 1), epochs=10, batch_size=4, shuffle=False, verbose=0)
+    jolted = max(model.history["loss"][-10:])
+    assert tiny < 1e-3 and jolted > 1000 * tiny  # a thousandfold rise, but no divergence
+
+
+def test_fit_refuses_a_run_that_cannot_fit_in_memory_before_training(monkeypatch):
+    from nnscratch.training import memory
+
+    x = np.zeros((64, 784), np.float32)
+    y = np.arange(64) % 10
+    model = nn.Model(nn.mlp([784, 2000, 10], seed=0), optimizer=nn.Adam(1e-3))
+    before = model.network.flat_parameter.value.copy()
+    monkeypatch.setattr(memory, "available_memory", lambda: 1_000_000)
+    with pytest.raises(MemoryError) as info:
+        model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    # 4 bytes x (3 arrays per parameter for Adam: m, v, scratch + a batch of 32 activations)
+    assert re.search(r"1,590,010-parameter network with adam needs about 20\.0 MB", str(info.value))
+    assert "only 1.0 MB is available" in str(info.value)
+    assert model.epoch == 0 and not model.optimizer._state
+    np.testing.assert_array_equal(model.network.flat_parameter.value, before)
+    monkeypatch.setattr(memory, "available_memory", lambda: None)  # unknown: no refusal
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert model.epoch == 1
+
+
+def test_early_stopping_restored_from_a_history_continues_as_if_never_stopped(tmp_path):
+    x, y = five_clusters(400, seed=0)
+
+    def new_model():
+        return nn.Model(nn.mlp([2, 32, 5], "relu", seed=0), optimizer=nn.Adam(0.05))
+
+    whole = new_model()
+    watch = nn.EarlyStopping(patience=2)
+    whole.fit(
+        x, y, epochs=60, batch_size=32, validation_split=0.25, seed=0, callbacks=[watch], verbose=0
+    )
+    assert watch.stopped_epoch is not None and watch.best_epoch < watch.stopped_epoch
+    cut = watch.best_epoch + 1  # stop after the best epoch: its weights must be carried over
+
+    first = new_model()
+    first_watch = nn.EarlyStopping(patience=2)
+    first.fit(
+        x,
+        y,
+        epochs=cut,
+        batch_size=32,
+        validation_split=0.25,
+        seed=0,
+        callbacks=[first_watch],
+        verbose=0,
+    )
+    first.save(tmp_path / "checkpoint.npz")
+    resumed = nn.Model.load(tmp_path / "checkpoint.npz")
+    again = nn.EarlyStopping(patience=2)
+    again.restore(resumed.history)
+    assert (again.best_epoch, again.best) == (first_watch.best_epoch, first_watch.best)
+    again.best_weights = first_watch.best_weights
+    resumed.fit(
+        x, y, epochs=60 - cut, batch_size=32, validation_split=0.25, callbacks=[again], verbose=0
+    )
+    assert again.stopped_epoch == watch.stopped_epoch and resumed.epoch == whole.epoch
+    np.testing.assert_array_equal(
+        resumed.network.flat_parameter.value, whole.network.flat_parameter.value
+    )
+
+    over = nn.EarlyStopping(patience=2)
+    over.restore(whole.history)  # a history that had run out of patience: the run is over
+    assert over.stopped_epoch == watch.stopped_epoch

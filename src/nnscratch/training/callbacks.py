@@ -62,8 +62,33 @@ class EarlyStopping(Callback):
         self.best_weights: dict | None = None
         self.stopped_epoch: int | None = None
         self._wait = 0
+        self._restored = False
+
+    def restore(self, history) -> None:
+        """Take up the watch of a run resumed from a checkpoint: replay the monitored values of
+        its ``history`` (a ``History``), so that ``best``, ``best_epoch`` and the count of epochs
+        without improvement are those the uninterrupted run had at that point, and the next
+        ``fit`` keeps them instead of starting afresh. The weights of the best epoch are not in
+        the history: to have them restored, set ``best_weights`` (``get_weights()`` of the
+        model saved at ``best_epoch``). A history that had already run out of patience sets
+        ``stopped_epoch``: such a run is over, and ``fit`` should train no further epochs."""
+        self.on_train_begin(None)
+        values = history.history.get(self.monitor, [])
+        for epoch, value in zip(history.epochs, values, strict=False):
+            if math.isnan(value):
+                continue
+            if _better(self.mode, value, self.best, self.min_delta):
+                self.best, self.best_epoch, self._wait = value, epoch, 0
+            else:
+                self._wait += 1
+        if self._wait > self.patience:  # the run had already stopped (its end was cut short)
+            self.stopped_epoch = history.epochs[-1]
+        self._restored = True
 
     def on_train_begin(self, model) -> None:
+        if self._restored:
+            self._restored = False
+            return
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch, self.best_weights, self.stopped_epoch, self._wait = None, None, None, 0
 
