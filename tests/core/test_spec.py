@@ -283,10 +283,10 @@ def test_parse_errors_name_the_token(spec, message):
             "conv:4x5,relu,flatten,dense:10",
             784,
             r"^token 1 'conv:4x5': Conv2D\(4, 5x5, relu\) takes images \(C, H, W\), but the input is "
-            r"flat rows of 784 features; start the spec with reshape:1x28x28 or pass "
-            r"input_shape=\(1, 28, 28\)$",
+            r"flat rows of 784 features; start the spec with reshape:1x28x28 \(in Python, or "
+            r"pass input_shape=\(1, 28, 28\)\)$",
         ),
-        ("maxpool:2", 10, r"start the spec with reshape:CxHxW or pass input_shape=\(C, H, W\)$"),
+        ("maxpool:2", 10, r"start the spec with reshape:CxHxW \(in Python, or pass input_shape"),
         ("gap", 3 * 32 * 32, r"start the spec with reshape:3x32x32"),
         (
             "dense:10,conv:2x3",

@@ -443,8 +443,8 @@ def _walk(
             dims = hint.partition(":")[2].replace("x", ", ")
             raise ValueError(
                 f"{token}: {layer.describe()} takes images (C, H, W), but the input is flat "
-                f"rows of {shape[0]} features; start the spec with {hint} or pass "
-                f"input_shape=({dims})"
+                f"rows of {shape[0]} features; start the spec with {hint} (in Python, or "
+                f"pass input_shape=({dims}))"
             )
         try:
             output = layer.compute_output_shape(current)
