@@ -373,7 +373,7 @@ def test_an_interrupt_swallowed_by_a_finalizer_still_stops_at_the_epoch_end(tmp_
     stop, at the end of the epoch, rather than train all its epochs and exit 0."""
     import signal
 
-    from nnscratch.cli import commands
+    from nnscratch.cli import train as train_command
 
     class Finalizer:
         def __del__(self):
@@ -382,8 +382,8 @@ def test_an_interrupt_swallowed_by_a_finalizer_still_stops_at_the_epoch_end(tmp_
                 pass
 
     model = nn.Model(nn.mlp([2, 2], seed=0))
-    saver = commands._RunCheckpoint(tmp_path, 0, None)
-    with commands._signals_as_interrupt():
+    saver = train_command._RunCheckpoint(tmp_path, 0, None)
+    with train_command._signals_as_interrupt():
         Finalizer()
         saver.on_epoch_begin(model, 1)
         with pytest.raises(KeyboardInterrupt):

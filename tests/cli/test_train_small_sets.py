@@ -60,7 +60,7 @@ def test_a_run_keeps_its_thread_count_so_that_resuming_is_bitwise(tmp_path):
     from types import SimpleNamespace
 
     import nnscratch as nn
-    from nnscratch.cli.commands import _run_threads
+    from nnscratch.cli.train import _run_threads
 
     out = tmp_path / "run"
     done = train("--data", "xor", "--out", out, "--no-plots", "--epochs", "2", "--threads", "1")

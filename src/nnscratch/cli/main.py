@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the interrupted run in DIR with its recorded settings (bitwise as if "
         "never stopped); with --epochs, train a finished run further",
     )
-    from .commands import TRAIN_DEFAULTS
+    from .train import TRAIN_DEFAULTS
 
     # a setting left out parses to None, so that --resume can tell the flags given from the
     # defaults (the defaults themselves are commands.TRAIN_DEFAULTS, as the help above says)
