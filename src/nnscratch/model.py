@@ -255,30 +255,28 @@ class Model:
         self.stop_training = False
         for cb in callbacks:
             cb.on_train_begin(self)
-        # the BLAS thread count for this run, restored when it ends
-        limit = blas_threads(threads, largest_product(net, min(batch_size, len(x))))
-        limit.__enter__()
         try:
-            for epoch in range(self.epoch + 1, last_epoch + 1):
-                for cb in callbacks:
-                    cb.on_epoch_begin(self, epoch)
-                started = time.perf_counter()
-                progress.start_epoch(epoch, last_epoch, len(x))
-                logs = run.epoch(epoch)
-                if validation_data is not None:
-                    for key, value in self.evaluate(x_val, y_val).items():
-                        logs[f"val_{key}"] = value
-                logs["lr"] = self.optimizer.learning_rate
-                logs["seconds"] = time.perf_counter() - started
-                self.epoch = epoch
-                self.history.append(epoch, logs)
-                progress.end_epoch(epoch, last_epoch, logs)
-                for cb in callbacks:
-                    cb.on_epoch_end(self, epoch, logs)
-                if self.stop_training:
-                    break
+            # the BLAS thread count for this run, restored when it ends
+            with blas_threads(threads, largest_product(net, min(batch_size, len(x)))):
+                for epoch in range(self.epoch + 1, last_epoch + 1):
+                    for cb in callbacks:
+                        cb.on_epoch_begin(self, epoch)
+                    started = time.perf_counter()
+                    progress.start_epoch(epoch, last_epoch, len(x))
+                    logs = run.epoch(epoch)
+                    if validation_data is not None:
+                        for key, value in self.evaluate(x_val, y_val).items():
+                            logs[f"val_{key}"] = value
+                    logs["lr"] = self.optimizer.learning_rate
+                    logs["seconds"] = time.perf_counter() - started
+                    self.epoch = epoch
+                    self.history.append(epoch, logs)
+                    progress.end_epoch(epoch, last_epoch, logs)
+                    for cb in callbacks:
+                        cb.on_epoch_end(self, epoch, logs)
+                    if self.stop_training:
+                        break
         finally:
-            limit.__exit__(None, None, None)
             progress.close()
         for cb in callbacks:
             cb.on_train_end(self)
