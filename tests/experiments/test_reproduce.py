@@ -20,11 +20,11 @@ def test_reproduce_fast_passes_every_row(tmp_path, capsys, monkeypatch):
     results = json.loads((tmp_path / "results.json").read_text())
     rows = results["rows"]
     assert code == 0, out
-    assert len(rows) == 15 and all(r["verdict"] == "pass" for r in rows), out
+    assert len(rows) == 20 and all(r["verdict"] == "pass" for r in rows), out
     articles = " ".join(r["experiment"] for r in rows)
-    for seed in ("seed 000", "seed 002", "seed 003", "seed 004"):
+    for seed in ("seed 000", "seed 002", "seed 003", "seed 004", "Nielsen ch. 6", "Saito ch. 7"):
         assert seed in articles
-    assert "15 passed, 0 failed, 0 skipped" in out
+    assert "20 passed, 0 failed, 0 skipped" in out
     table = (tmp_path / "results.md").read_text()
     assert "| experiment | article | ours | verdict |" in table and "93.52%" in table
     for figure in results["figures"]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from . import seed000, seed002, seed003, seed004
+from . import nielsen_ch6, saito_ch7, seed000, seed002, seed003, seed004
 from .common import Context, Row
 
 #: Every experiment, by the name ``--only`` takes, in the order of the table. A new article is
@@ -21,6 +21,11 @@ REGISTRY: dict[str, Callable[[Context], list[Row]]] = {
     "seed002-mnist": seed002.run_mnist,
     "seed003": seed003.run,
     "seed004": seed004.run,
+    "nielsen-ch6-conv1": nielsen_ch6.run_conv1,
+    "nielsen-ch6-conv2": nielsen_ch6.run_conv2,
+    "nielsen-ch6-relu": nielsen_ch6.run_relu,
+    "nielsen-ch6-expanded": nielsen_ch6.run_expanded,
+    "saito-ch7": saito_ch7.run,
 }
 
 EXPERIMENTS = tuple(REGISTRY)
