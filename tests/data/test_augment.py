@@ -336,3 +336,14 @@ def test_augmenter_base_and_empty_batch():
     empty = np.zeros((0, 784), np.float32)
     out = RandomAffine(5, image_shape=(28, 28))(empty, np.random.default_rng(0))
     assert out.shape == (0, 784) and out.dtype == np.float32
+
+
+def test_a_shift_that_can_move_the_whole_image_out_of_view_is_refused():
+    shift = RandomShift(28, image_shape=(1, 28, 28))
+    with pytest.raises(
+        ValueError, match=r"move a whole 28x28 image out of view; use max_pixels < 28"
+    ):
+        shift.check_sample_shape((784,))
+    RandomShift(27, image_shape=(1, 28, 28)).check_sample_shape((784,))  # some pixels stay
+    with pytest.raises(ValueError, match="out of view"):
+        RandomShift(5).check_sample_shape((1, 4, 4))

@@ -32,7 +32,8 @@ _KINDS = {"shift": "shift", "rotate": "rotate", "rotation": "rotate", "affine": 
 
 
 def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
 
 
 def _number(text: str, where: str, what: str) -> float:

@@ -516,6 +516,19 @@ class RandomShift(Augmenter):
         dy, dx = rng.integers(-m, m + 1, size=(2, batch.shape[0]))
         _shift_batch(batch, dy.astype(np.intp), dx.astype(np.intp), target)
 
+    def check_sample_shape(self, sample_shape: tuple[int, ...], what: str = "augment") -> None:
+        """As ``Augmenter.check_sample_shape``, and a shift must leave part of the image in view."""
+        super().check_sample_shape(sample_shape, what)
+        if self.image_shape is not None:
+            h, w = self.image_shape[-2:]
+        else:
+            h, w = sample_shape[-2:]
+        if self.max_pixels >= min(h, w):
+            raise ValueError(
+                f"{what} ({self!r}): a shift of up to {self.max_pixels} pixels can move a whole "
+                f"{h}x{w} image out of view; use max_pixels < {min(h, w)}"
+            )
+
     def __repr__(self) -> str:
         return f"RandomShift({self.max_pixels}{self._shape_repr()})"
 
