@@ -555,6 +555,7 @@ class _EpochRunner:
     def epoch(self, epoch: int) -> dict[str, float]:
         model, net, n = self.model, self.model.network, len(self.x)
         order = model._rng.permutation(n) if self.shuffle else np.arange(n)
+        logits = model._fused_sigmoid  # fixed for the fit call: looked up once, not per batch
         loss_sum, correct, batch = 0.0, 0, 0
         # Overflow is caught and reported by the divergence guard, so NumPy's warnings about it
         # would only be noise.
@@ -569,7 +570,7 @@ class _EpochRunner:
                 xb = np.take(self.x, idx, axis=0, out=self.buffer[: stop - start], mode="clip")
                 if self.augment is not None:
                     xb = self.augment(xb, model._rng, out=self.augmented[: stop - start])
-                output = net._forward(xb, training=True, logits=model._fused_sigmoid)
+                output = net._forward(xb, training=True, logits=logits)
                 if self.labels is not None:
                     correct += int(np.count_nonzero(output.argmax(axis=1) == self.labels[idx]))
                 value, grad = model._compute_loss(output, self.y[idx])
@@ -583,7 +584,7 @@ class _EpochRunner:
                 if batch % self.SNAPSHOT_EVERY == 0:
                     np.copyto(self.snapshot, self.flat.value)  # a finite state
                     self.snapshot_label = f"epoch {epoch}, batch {batch + 1}"
-                net.backward(grad, need_input_grad=False, logits=model._fused_sigmoid)
+                net.backward(grad, need_input_grad=False, logits=logits)
                 self._update(n)
                 self.progress.update(
                     len(idx),

@@ -236,6 +236,32 @@ def _gelu(graph: _GraphBuilder, act: GELU, x: str, prefix: str) -> str:
     return graph.node("Mul", [t, half], f"{prefix}/out")
 
 
+def _batch_norm_to_fold(layers: list, i: int) -> int | None:
+    """The index of the ``BatchNorm`` that can be folded into layer ``i`` (a ``Dense`` or
+    ``Conv2D``): the next layer that is not a ``Dropout`` (the identity at inference), when
+    layer ``i`` has no activation; None otherwise."""
+    if type(layers[i].activation) is not Identity:
+        return None
+    following = i + 1
+    while following < len(layers) and type(layers[following]) is Dropout:
+        following += 1
+    if following < len(layers) and type(layers[following]) is BatchNorm:
+        return following
+    return None
+
+
+def _fold_batch_norm(
+    weights: np.ndarray, bias: np.ndarray, bn: BatchNorm, axis: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(W', b') for ``bn`` applied after W, b: W' = W s along the output ``axis`` of W,
+    b' = (b - mean) s + beta, s = gamma / sqrt(var + eps), in float64."""
+    scale = bn.gamma.value.astype(np.float64) / np.sqrt(bn.running_var.astype(np.float64) + bn.eps)
+    shape = [1] * weights.ndim
+    shape[axis] = -1
+    shift = (bias - bn.running_mean.astype(np.float64)) * scale + bn.beta.value
+    return weights * scale.reshape(shape), shift
+
+
 def _conv(
     graph: _GraphBuilder, layer: Conv2D, x: str, index: int, bn: tuple[int, BatchNorm] | None
 ) -> str:
@@ -251,11 +277,7 @@ def _conv(
     folded = ""
     if bn is not None:
         bn_index, bn = bn
-        scale = bn.gamma.value.astype(np.float64) / np.sqrt(
-            bn.running_var.astype(np.float64) + bn.eps
-        )
-        weights = weights * scale[:, None, None, None]
-        bias = (bias - bn.running_mean.astype(np.float64)) * scale + bn.beta.value
+        weights, bias = _fold_batch_norm(weights, bias, bn, axis=0)
         folded = f"+bn{bn_index}"
     w = graph.constant(f"layer{index}{folded}/W", weights)
     b = graph.constant(f"layer{index}{folded}/b", bias)
@@ -349,27 +371,16 @@ def to_onnx(
         if kind is Dense:
             weights = layer.W.value.astype(np.float64)
             bias = layer.b.value.astype(np.float64)
-            following = i + 1
-            while following < len(layers) and type(layers[following]) is Dropout:
-                following += 1
+            following = _batch_norm_to_fold(layers, i)
             folded = ""
-            if (
-                type(layer.activation) is Identity
-                and following < len(layers)
-                and type(layers[following]) is BatchNorm
-            ):
-                bn = layers[following]
-                scale = bn.gamma.value.astype(np.float64) / np.sqrt(
-                    bn.running_var.astype(np.float64) + bn.eps
-                )
-                weights = weights * scale
-                bias = (bias - bn.running_mean.astype(np.float64)) * scale + bn.beta.value
+            if following is not None:
+                weights, bias = _fold_batch_norm(weights, bias, layers[following], axis=1)
                 folded = f"+bn{following}"
             w = graph.constant(f"layer{i}{folded}/W", weights)
             b = graph.constant(f"layer{i}{folded}/b", bias)
             current = graph.node("Gemm", [current, w, b], f"layer{i}/dense")
             current = _activation(graph, layer.activation, current, f"layer{i}", where)
-            i = following + 1 if folded else i + 1
+            i = i + 1 if following is None else following + 1
             continue
         if kind is ActivationLayer:
             current = _activation(graph, layer.activation, current, f"layer{i}", where)
@@ -386,21 +397,14 @@ def to_onnx(
                 "BatchNormalization", inputs, f"layer{i}/batch_norm", epsilon=float(layer.eps)
             )
         elif kind is Conv2D:
-            following = i + 1
-            while following < len(layers) and type(layers[following]) is Dropout:
-                following += 1
-            fold = (
-                type(layer.activation) is Identity
-                and following < len(layers)
-                and type(layers[following]) is BatchNorm
-            )
-            bn = (following, layers[following]) if fold else None
+            following = _batch_norm_to_fold(layers, i)
+            bn = None if following is None else (following, layers[following])
             current = _conv(graph, layer, current, i, bn)
             current = _activation(graph, layer.activation, current, f"layer{i}", where)
-            i = following + 1 if fold else i + 1
+            i = i + 1 if following is None else following + 1
             continue
         elif kind in (MaxPool2D, AvgPool2D):
-            top, bottom, left, right = layer._pads()
+            top, bottom, left, right = layer.pads()
             options = {"count_include_pad": 1} if kind is AvgPool2D else {}
             current = graph.node(
                 "MaxPool" if kind is MaxPool2D else "AveragePool",

@@ -78,7 +78,7 @@ def evaluate(args) -> int:
     if out is not None:
         _make_out(out)
         _write_json(out / "metrics.json", metrics)
-        written = _plots(model, data, out, "png", quiet=False)
+        written = _plots(model, data, out, "png", quiet=False, metrics=metrics)
         print(f"wrote metrics.json{''.join(', ' + p.name for p in written)} in {out}/")
     return 0
 

@@ -136,7 +136,16 @@ def _print_metrics(metrics: dict) -> None:
             print(f"{i:>3} " + "".join(f"{v:>{cell}}" for v in row))
 
 
-def _plots(model: Model, data: sources.Data, out: Path, fmt: str, quiet: bool) -> list[Path]:
+def _plots(
+    model: Model,
+    data: sources.Data,
+    out: Path,
+    fmt: str,
+    quiet: bool,
+    metrics: dict | None = None,
+) -> list[Path]:
+    """The run's pictures in ``out``; ``metrics`` (from ``_metrics``) lends its confusion matrix,
+    so the test set is not predicted a second time."""
     from ..core.layers import Conv2D
 
     try:
@@ -164,8 +173,11 @@ def _plots(model: Model, data: sources.Data, out: Path, fmt: str, quiet: bool) -
             save(plots.plot_conv_kernels(model), "conv_kernels")
             save(plots.plot_feature_maps(model, data.x_test[0], label=label), "feature_maps")
         if model.classifier and model.network.output_dim > 1:
-            predicted = model.predict(_model_x(model, data.x_test))
-            cm = confusion_matrix(data.y_test, predicted, model.network.output_dim)
+            if metrics is not None and "confusion_matrix" in metrics:
+                cm = np.array(metrics["confusion_matrix"])
+            else:
+                predicted = model.predict(_model_x(model, data.x_test))
+                cm = confusion_matrix(data.y_test, predicted, model.network.output_dim)
             save(plots.plot_confusion_matrix(cm, class_names=data.class_names), "confusion_matrix")
             if data.image_shape is not None:
                 if not convolutional:

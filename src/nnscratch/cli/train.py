@@ -874,7 +874,7 @@ def _finish_run(model, data, folder, record, early, started, no_plots, quiet) ->
     _write_json(folder / "metrics.json", metrics)
     written = [model_path, folder / "history.json", folder / "metrics.json"]
     if not no_plots:
-        written += _plots(model, data, folder, "png", quiet)
+        written += _plots(model, data, folder, "png", quiet, metrics)
     record["status"] = "early-stopped" if early is not None and early.stopped_epoch else "finished"
     _write_record(folder, record)
     _say(quiet=quiet)

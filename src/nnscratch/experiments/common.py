@@ -59,3 +59,15 @@ def saito_weights(data_dir: str | None) -> Path | None:
         Path(__file__).resolve().parents[4] / "shared" / "data" / "saito-sample-weight.npz",
     ]
     return next((p for p in candidates if p.exists()), None)
+
+
+def mnist_with_validation(ctx: Context):
+    """Full MNIST with the last 10,000 training images held out for validation (Nielsen's
+    split), or the error that says why it could not be loaded."""
+    from ..data import load_mnist
+    from ..data.errors import DataError
+
+    try:
+        return load_mnist(ctx.data_dir, normalize=True, validation_size=10_000, progress=True)
+    except (DataError, OSError) as exc:
+        return exc

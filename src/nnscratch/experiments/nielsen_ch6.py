@@ -38,7 +38,7 @@ from ..core.layers import Conv2D, Dense, Flatten, MaxPool2D, Reshape
 from ..core.network import Sequential
 from ..model import Model
 from ..training import SGD
-from .common import Context, Row, verdict
+from .common import Context, Row, mnist_with_validation, verdict
 
 BATCH = 10
 #: network3's L2 lambda for the ReLU runs, and the same step in ``Model(l2=...)``'s convention.
@@ -156,20 +156,10 @@ def train_selected(
     return val_acc, test_acc
 
 
-def _mnist(ctx: Context):
-    from ..data import load_mnist
-    from ..data.errors import DataError
-
-    try:
-        return load_mnist(ctx.data_dir, normalize=True, validation_size=10_000, progress=True)
-    except (DataError, OSError) as exc:
-        return exc
-
-
 def _row(ctx: Context, key: str) -> list[Row]:
     name, figure, filters, activation, eta, l2, expanded = ROWS[key]
     article = f"{figure:.2%} (best of {BOOK_EPOCHS} epochs by validation accuracy)"
-    data = _mnist(ctx)
+    data = mnist_with_validation(ctx)
     if isinstance(data, Exception):
         return [Row(name, article, "MNIST not available", "skipped", str(data).splitlines()[0])]
     from ..data.preprocessing import expand_mnist

@@ -10,7 +10,7 @@ from ..core.layers import Dense
 from ..core.network import Sequential
 from ..model import Model
 from ..training import SGD
-from .common import Context, Row, verdict
+from .common import Context, Row, mnist_with_validation, verdict
 
 NEURON_EPOCHS = 300
 
@@ -74,18 +74,8 @@ def run_neuron(ctx: Context) -> list[Row]:
     return rows
 
 
-def _mnist(ctx: Context):
-    from ..data import load_mnist
-    from ..data.errors import DataError
-
-    try:
-        return load_mnist(ctx.data_dir, normalize=True, validation_size=10_000, progress=True)
-    except (DataError, OSError) as exc:
-        return exc
-
-
 def run_mnist(ctx: Context) -> list[Row]:
-    data = _mnist(ctx)
+    data = mnist_with_validation(ctx)
     names = (
         "seed 002: Nielsen 784-30-10, sigmoid, cross-entropy, eta 0.5, mini-batch 10",
         "seed 002: Nielsen 784-100-10, cross-entropy + L2 (lambda 5.0), eta 0.5, mini-batch 10",

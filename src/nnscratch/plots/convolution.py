@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._base import check_positive_int, new_figure, require_matplotlib
+from .images import _tile
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -40,16 +41,6 @@ def _conv_layers(network: Any) -> list[tuple[int, Any]]:
             "weights with plot_first_layer_weights"
         )
     return found
-
-
-def _mosaic(tiles: np.ndarray, rows: int, cols: int, gap: int) -> np.ndarray:
-    """Tiles (n, h, w) in a rows x cols grid separated by NaN (drawn as the background)."""
-    n, h, w = tiles.shape
-    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tiles[i]
-    return out
 
 
 def plot_conv_kernels(
@@ -96,7 +87,7 @@ def plot_conv_kernels(
         rows, cols = f, c
         tiles = w.reshape(f * c, kh, kw)
     gap = max(1, round(min(kh, kw) / 5))
-    mosaic = _mosaic(tiles, rows, cols, gap)
+    mosaic = _tile(tiles, rows, cols, gap)
 
     matplotlib = require_matplotlib()
     colormap = matplotlib.colormaps[cmap].with_extremes(bad="white")
@@ -173,12 +164,14 @@ def plot_feature_maps(
     network = _network(model)
     convs = _conv_layers(network)
     max_channels = check_positive_int(max_channels, "max_channels")
-    x = _as_sample(network, image)
+    sample = _as_sample(network, image)
+    x = sample
     maps: list[tuple[int, Any, np.ndarray]] = []
     last = convs[-1][0]
+    conv_indices = {i for i, _ in convs}
     for i, layer in enumerate(network.layers[: last + 1]):
         x = layer.forward(x, training=False)
-        if i in dict(convs):
+        if i in conv_indices:
             maps.append((i, layer, np.array(x[0], dtype=np.float64)))
     cols = min(max(m.shape[0] for _, _, m in maps), max_channels)
     rows = len(maps) + 1
@@ -189,7 +182,7 @@ def plot_feature_maps(
     # one subfigure per row, so that each row's caption is laid out above that row alone
     parts = fig.subfigures(rows, 1)
     ax = parts[0].subplots(1, max(cols, 1), squeeze=False)[0]
-    sample = _as_sample(network, image)[0]
+    sample = sample[0]
     if sample.ndim == 3:
         picture = sample[0]
     else:  # flat rows: drawn as a square when they make one

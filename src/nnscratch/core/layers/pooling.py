@@ -41,18 +41,19 @@ class _Pool2D(Layer):
             )
         self._x: Array | None = None
 
-    def _pads(self) -> tuple[int, int, int, int]:
+    def pads(self) -> tuple[int, int, int, int]:
+        """Padding added (top, bottom, left, right), as ``Conv2D.pads``."""
         ph, pw = self.padding
         return (ph, ph, pw, pw)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         c, h, w = check_input_image(self, input_shape)
-        return (c, *window_output(self, (h, w), self.pool_size, self.stride, self._pads()))
+        return (c, *window_output(self, (h, w), self.pool_size, self.stride, self.pads()))
 
     def scratch_per_sample(self, input_shape: Shape, output_shape: Shape, first: bool) -> int:
         """The padded input when there is padding, and its gradient except in the first layer."""
         c, h, w = input_shape
-        top, bottom, left, right = self._pads()
+        top, bottom, left, right = self.pads()
         padded = c * (h + top + bottom) * (w + left + right)
         values = padded if top + bottom + left + right else 0
         return values + (0 if first else padded)
