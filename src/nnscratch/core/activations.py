@@ -20,13 +20,12 @@ the very largest inputs, saturates at that largest number).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from ._types import Array
 from .constants import constant_vector
-
-Array = np.ndarray
 
 
 def _stable_sigmoid(z: Array, out: Array | None = None) -> Array:
@@ -35,7 +34,8 @@ def _stable_sigmoid(z: Array, out: Array | None = None) -> Array:
     # z >= 0: 1 / (1 + e^-z);  z < 0: e^z / (1 + e^z). Both equal sigma(z) with e = e^-|z|.
     numerator = np.where(z >= 0, 1.0, e).astype(z.dtype, copy=False)
     e += 1.0
-    return np.divide(numerator, e, out=out)
+    result: Array = np.divide(numerator, e, out=out)
+    return result
 
 
 def _zeros_to_compare(z: Array) -> Array | int:
@@ -70,7 +70,8 @@ class Activation:
 
     def backward(self, z: Array, a: Array, grad_a: Array, out: Array | None = None) -> Array:
         """dL/dz = dL/da * f'(z) for element-wise activations."""
-        return np.multiply(grad_a, self.derivative(z, a), out=out)
+        grad_z: Array = np.multiply(grad_a, self.derivative(z, a), out=out)
+        return grad_z
 
     def derivative(self, z: Array, a: Array | None = None) -> Array:
         """f'(z); ``a = f(z)`` may be passed when it is already known."""
@@ -79,7 +80,7 @@ class Activation:
     def __call__(self, z: Array) -> Array:
         return self.forward(np.asarray(z))
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """The constructor arguments, for saving a model."""
         return {}
 
@@ -99,7 +100,7 @@ class Step(Activation):
     differentiable = False
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
-        result = np.greater(z, 0)
+        result: Array = np.greater(z, 0)
         if out is None:
             return result.astype(z.dtype if z.dtype.kind == "f" else np.float64)
         out[...] = result
@@ -162,7 +163,8 @@ class Tanh(Activation):
     name = "tanh"
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
-        return np.tanh(z, out=out)
+        result: Array = np.tanh(z, out=out)
+        return result
 
     def backward(self, z: Array, a: Array, grad_a: Array, out: Array | None = None) -> Array:
         out = np.multiply(a, a, out=out)
@@ -172,7 +174,8 @@ class Tanh(Activation):
 
     def derivative(self, z: Array, a: Array | None = None) -> Array:
         a = np.tanh(z) if a is None else a
-        return 1.0 - a * a
+        result: Array = 1.0 - a * a
+        return result
 
 
 class ReLU(Activation):
@@ -181,11 +184,13 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
-        return np.maximum(z, _zeros_to_compare(z), out=out)
+        result: Array = np.maximum(z, _zeros_to_compare(z), out=out)
+        return result
 
     def backward(self, z: Array, a: Array, grad_a: Array, out: Array | None = None) -> Array:
         # Multiplying by the boolean mask is one fused pass; np.where would allocate.
-        return np.multiply(grad_a, z > 0, out=out)
+        grad_z: Array = np.multiply(grad_a, z > 0, out=out)
+        return grad_z
 
     def derivative(self, z: Array, a: Array | None = None) -> Array:
         return (z > 0).astype(z.dtype)
@@ -205,7 +210,7 @@ class LeakyReLU(Activation):
     def derivative(self, z: Array, a: Array | None = None) -> Array:
         return np.where(z > 0, 1.0, self.alpha).astype(z.dtype)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
 
 
@@ -229,7 +234,7 @@ class ELU(Activation):
         a = self.forward(z) if a is None else a
         return np.where(z > 0, 1.0, a + self.alpha).astype(z.dtype)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
 
 
@@ -297,7 +302,8 @@ class GELU(Activation):
     def _tanh_u(self, z: Array) -> Array:
         # z^3 overflows float32 beyond |z| ~ 7e12, so clip: tanh is already +-1 long before.
         zc = np.clip(z, -1e4, 1e4)
-        return np.tanh(self._c * (zc + self._k * zc * zc * zc))
+        result: Array = np.tanh(self._c * (zc + self._k * zc * zc * zc))
+        return result
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         # (1 + tanh u) / 2 lies in [0, 1], so scaling it before multiplying by z keeps
@@ -312,7 +318,10 @@ class GELU(Activation):
         t = self._tanh_u(z)
         zc = np.clip(z, -1e4, 1e4)
         du = self._c * (1.0 + 3.0 * self._k * zc * zc)
-        return (0.5 * (1.0 + t) + 0.5 * zc * (1.0 - t * t) * du).astype(z.dtype, copy=False)
+        result: Array = (0.5 * (1.0 + t) + 0.5 * zc * (1.0 - t * t) * du).astype(
+            z.dtype, copy=False
+        )
+        return result
 
 
 class Softmax(Activation):
@@ -369,7 +378,7 @@ _ALIASES = {
 }
 
 
-def get_activation(spec: str | Activation | Callable | None) -> Activation:
+def get_activation(spec: str | Activation | type[Activation] | None) -> Activation:
     """Turn a name (``"relu"``), an instance or ``None`` (identity) into an Activation."""
     if spec is None:
         return Identity()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
-_VECTORS: dict[tuple[float, np.dtype], np.ndarray] = {}
+from ._types import Array, FloatDType
+
+_VECTORS: dict[tuple[float, FloatDType], Array] = {}
 
 
-def constant_vector(value: float, n: int, dtype) -> np.ndarray:
+def constant_vector(value: float, n: int, dtype: npt.DTypeLike) -> Array:
     """A read-only vector of ``n`` copies of ``value``: a view of one cached vector per
     (value, dtype), grown when a longer one is asked for, so a training step allocates none."""
     key = (float(value), np.dtype(dtype))

@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._types import Array
 from .layers import Dropout
 from .losses import Loss, get_loss
 from .network import Sequential
 from .validation import check_input
-
-Array = np.ndarray
 
 
 @dataclass

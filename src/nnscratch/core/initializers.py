@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-Array = np.ndarray
+from ._types import Array
+
 SeedLike = int | np.random.Generator | None
 
 
@@ -32,10 +35,12 @@ def as_generator(seed: SeedLike) -> np.random.Generator:
 class Initializer:
     name = "initializer"
 
-    def __call__(self, shape: tuple[int, ...], rng: np.random.Generator, dtype=np.float32) -> Array:
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> Array:
         raise NotImplementedError
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {}
 
     def __repr__(self) -> str:
@@ -57,7 +62,9 @@ class Constant(Initializer):
         self.value = float(value)
         self.warn = warn
 
-    def __call__(self, shape, rng, dtype=np.float32):
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> Array:
         if self.warn and len(shape) == 2 and shape[1] > 1:
             warnings.warn(
                 f"initialising a {shape[0]}x{shape[1]} weight matrix to the constant {self.value}: "
@@ -68,7 +75,7 @@ class Constant(Initializer):
             )
         return np.full(shape, self.value, dtype=dtype)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"value": self.value}
 
 
@@ -78,7 +85,7 @@ class Zeros(Constant):
     def __init__(self, warn: bool = True) -> None:
         super().__init__(0.0, warn)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {}
 
 
@@ -92,10 +99,12 @@ class Normal(Initializer):
             raise ValueError(f"std must be >= 0, got {std}")
         self.std, self.mean = float(std), float(mean)
 
-    def __call__(self, shape, rng, dtype=np.float32):
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> Array:
         return rng.normal(self.mean, self.std, size=shape).astype(dtype)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"std": self.std, "mean": self.mean}
 
 
@@ -109,10 +118,12 @@ class Uniform(Initializer):
             raise ValueError(f"scale must be >= 0, got {scale}")
         self.scale = float(scale)
 
-    def __call__(self, shape, rng, dtype=np.float32):
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> Array:
         return rng.uniform(-self.scale, self.scale, size=shape).astype(dtype)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"scale": self.scale}
 
 
@@ -130,19 +141,21 @@ class _FanScaled(Initializer):
             raise ValueError(f"fan must be 'fan_in', 'fan_out' or 'fan_avg', got {fan!r}")
         self.distribution, self.fan = distribution, fan
 
-    def std(self, shape) -> float:
+    def std(self, shape: tuple[int, ...]) -> float:
         fan_in, fan_out = shape[0], shape[-1]
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.fan]
         return math.sqrt(self.gain / max(fan, 1))
 
-    def __call__(self, shape, rng, dtype=np.float32):
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> Array:
         std = self.std(shape)
         if self.distribution == "normal":
             return rng.normal(0.0, std, size=shape).astype(dtype)
         limit = math.sqrt(3.0) * std  # U(-l, l) has variance l^2 / 3
         return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"distribution": self.distribution, "fan": self.fan}
 
 
@@ -180,7 +193,9 @@ class Nielsen(Initializer):
 
     name = "nielsen"
 
-    def __call__(self, shape, rng, dtype=np.float32):
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> Array:
         return (rng.standard_normal(size=shape) / math.sqrt(max(shape[0], 1))).astype(dtype)
 
 
@@ -189,7 +204,9 @@ class StandardNormal(Initializer):
 
     name = "standard_normal"
 
-    def __call__(self, shape, rng, dtype=np.float32):
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> Array:
         return rng.standard_normal(size=shape).astype(dtype)
 
 
@@ -207,6 +224,8 @@ _ALIASES = {
     "lecun_normal": "lecun",
     "zero": "zeros",
 }
+#: The initializers that take ``distribution="uniform"``, for the ``*_uniform`` names.
+_FAN_SCALED: dict[str, type[_FanScaled]] = {cls.name: cls for cls in (Glorot, He, LeCun)}
 _UNIFORM_ALIASES = {
     "glorot_uniform": "glorot",
     "xavier_uniform": "glorot",
@@ -225,7 +244,7 @@ def get_initializer(spec: str | Initializer | float) -> Initializer:
     if isinstance(spec, str):
         key = spec.strip().lower().replace("-", "_")
         if key in _UNIFORM_ALIASES:
-            return INITIALIZERS[_UNIFORM_ALIASES[key]](distribution="uniform")
+            return _FAN_SCALED[_UNIFORM_ALIASES[key]](distribution="uniform")
         key = _ALIASES.get(key, key)
         if key in INITIALIZERS:
             return INITIALIZERS[key]()

@@ -16,13 +16,13 @@ float64, and no ``0 * inf`` is ever formed.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
+from ._types import Array
 from .activations import Activation, Identity, Sigmoid, Softmax, _stable_sigmoid
 from .validation import check_targets
-
-Array = np.ndarray
 
 
 class Loss:
@@ -57,15 +57,20 @@ class Loss:
         return self.compute(output, self.prepare_target(output, target), need_gradient=False)[0]
 
     def gradient(self, output: Array, target: Array) -> Array:
-        return self.compute(output, self.prepare_target(output, target))[1]
+        return self.value_and_gradient(output, target)[1]
 
     def value_and_gradient(self, output: Array, target: Array) -> tuple[float, Array]:
-        return self.compute(output, self.prepare_target(output, target))
+        value, grad = self.compute(output, self.prepare_target(output, target))
+        if grad is None:  # only a subclass breaking the contract of ``compute`` gets here
+            raise RuntimeError(
+                f"{type(self).__name__}.compute returned no gradient although one was asked for"
+            )
+        return value, grad
 
     def __call__(self, output: Array, target: Array) -> float:
         return self.value(output, target)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {}
 
     def __repr__(self) -> str:
@@ -108,7 +113,9 @@ class MSE(Loss):
 
     name = "mse"
 
-    def compute(self, output, target, need_gradient=True):
+    def compute(
+        self, output: Array, target: Array, need_gradient: bool = True
+    ) -> tuple[float, Array | None]:
         return _squared_error(output, target, 1.0 / output.size, 2.0 / output.size)
 
 
@@ -121,7 +128,9 @@ class QuadraticCost(Loss):
 
     name = "quadratic"
 
-    def compute(self, output, target, need_gradient=True):
+    def compute(
+        self, output: Array, target: Array, need_gradient: bool = True
+    ) -> tuple[float, Array | None]:
         return _squared_error(output, target, 0.5 / len(output), 1.0 / len(output))
 
 
@@ -135,7 +144,9 @@ class SSE(Loss):
     name = "sse"
     sums_over_batch = True
 
-    def compute(self, output, target, need_gradient=True):
+    def compute(
+        self, output: Array, target: Array, need_gradient: bool = True
+    ) -> tuple[float, Array | None]:
         return _squared_error(output, target, 0.5, 1.0)
 
 
@@ -171,7 +182,9 @@ class BinaryCrossEntropy(Loss):
     def prepare_target(self, output: Array, target: Array) -> Array:
         return check_targets(target, output, self.name, allow_labels=False, binary=True)
 
-    def compute(self, output, target, need_gradient=True):
+    def compute(
+        self, output: Array, target: Array, need_gradient: bool = True
+    ) -> tuple[float, Array | None]:
         a = np.clip(output, self.eps, 1.0 - self.eps)
         y = target
         value = _mean_of_rows(-(y * np.log(a) + (1.0 - y) * np.log1p(-a)))
@@ -187,7 +200,7 @@ class BinaryCrossEntropy(Loss):
         """(L, dL/dz) for a = sigma(z), from z itself: see the class docstring."""
         return _bce_from_logits(logits, target, need_gradient)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"eps": self.eps}
 
 
@@ -232,7 +245,9 @@ class BinaryCrossEntropyWithLogits(Loss):
     def prepare_target(self, output: Array, target: Array) -> Array:
         return check_targets(target, output, self.name, allow_labels=False, binary=True)
 
-    def compute(self, output, target, need_gradient=True):
+    def compute(
+        self, output: Array, target: Array, need_gradient: bool = True
+    ) -> tuple[float, Array | None]:
         return _bce_from_logits(output, target, need_gradient)
 
 
@@ -251,14 +266,16 @@ class CategoricalCrossEntropy(Loss):
     def __init__(self, eps: float = 1e-12) -> None:
         self.eps = float(eps)
 
-    def compute(self, output, target, need_gradient=True):
+    def compute(
+        self, output: Array, target: Array, need_gradient: bool = True
+    ) -> tuple[float, Array | None]:
         a = np.maximum(output, self.eps)
         value = float(-np.sum(target * np.log(a)) / len(a))
         if not need_gradient:
             return value, None
         return value, -target / a / len(a)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"eps": self.eps}
 
 
@@ -285,7 +302,9 @@ class SoftmaxCrossEntropy(Loss):
     def prepare_target(self, output: Array, target: Array) -> Array:
         return check_targets(target, output, self.name, allow_labels=True, one_hot=False)
 
-    def compute(self, output, target, need_gradient=True):
+    def compute(
+        self, output: Array, target: Array, need_gradient: bool = True
+    ) -> tuple[float, Array | None]:
         # Logits spanning more than the dtype's range (e.g. [max, -max] in float32) shift some
         # entries to -inf; the exact-zero handling below then needs the wide path.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -300,7 +319,9 @@ class SoftmaxCrossEntropy(Loss):
         return value, None if grad is None else grad.astype(output.dtype)
 
     @staticmethod
-    def _compute(output, target, need_gradient, exact_zeros):
+    def _compute(
+        output: Array, target: Array, need_gradient: bool, exact_zeros: bool
+    ) -> tuple[float, Array | None]:
         """The fused kernel. ``exact_zeros`` keeps target weights of 0 from multiplying shifted
         logits of -inf (0 * -inf is NaN; the term is 0), at the cost of one more pass."""
         n = len(output)
@@ -359,7 +380,7 @@ _ALIASES = {
 }
 
 
-def get_loss(spec: str | Loss) -> Loss:
+def get_loss(spec: str | Loss | type[Loss]) -> Loss:
     """Turn a name (``"softmax-cross-entropy"``, ``"mse"``...) or an instance into a Loss."""
     if isinstance(spec, Loss):
         return spec

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._types import Array
 from .initializers import SeedLike, as_generator
 from .validation import as_float_array, check_input
-
-Array = np.ndarray
 
 
 @dataclass
@@ -43,7 +42,8 @@ class Perceptron:
         if self.w is None:
             raise RuntimeError("the perceptron is not fitted yet: call fit(x, y) first")
         x = check_input(x, len(self.w), "Perceptron", np.float64)
-        return x @ self.w + self.b
+        scores: Array = x @ self.w + self.b
+        return scores
 
     def predict(self, x: Array) -> Array:
         """+1 where w . x + b > 0, else -1 (the step function, mapped to +-1)."""

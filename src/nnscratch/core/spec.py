@@ -153,7 +153,9 @@ def _pair(text: str, token: _Token, what: str, usage: str, minimum: int) -> tupl
     return (values[0], values[-1])
 
 
-def _options(parts: list[str], token: _Token, allowed: dict[str, str], usage: str) -> dict:
+def _options(
+    parts: list[str], token: _Token, allowed: dict[str, str], usage: str
+) -> dict[str, str]:
     """'key=value' (or bare flags) after the first colon, checked against ``allowed``."""
     found: dict[str, str] = {}
     for part in parts:
@@ -227,9 +229,9 @@ def _layer(token: _Token) -> Layer | Activation:
         return GlobalAvgPool2D() if kind == "gap" else Flatten()
     if kind == "batchnorm":
         opts = _options(parts, token, {"momentum": "value", "eps": "value"}, usage)
-        kwargs = {k: _float(v, token, k, usage) for k, v in opts.items()}
-        try:
-            return BatchNorm(**kwargs)
+        values = {k: _float(v, token, k, usage) for k, v in opts.items()}
+        try:  # the defaults are BatchNorm's own (also those ``_layer_tokens`` leaves out)
+            return BatchNorm(momentum=values.get("momentum", 0.9), eps=values.get("eps", 1e-5))
         except ValueError as exc:
             raise _fail(token, str(exc)) from None
     if not parts or not parts[0]:
@@ -247,7 +249,7 @@ def _layer(token: _Token) -> Layer | Activation:
             paddings = [k for k in ("same", "valid", "pad") if k in opts]
             if len(paddings) > 1:
                 raise _fail(token, f"give one padding, not {' and '.join(paddings)}")
-            padding: object = 0
+            padding: int | tuple[int, int] | str = 0
             if "same" in opts:
                 padding = "same"
             elif "pad" in opts:
@@ -263,10 +265,12 @@ def _layer(token: _Token) -> Layer | Activation:
         if kind in ("maxpool", "avgpool"):
             size = _pair(arg, token, "pool size", usage, 1)
             opts = _options(rest, token, {"stride": "v", "pad": "v"}, usage)
-            stride = _pair(opts["stride"], token, "stride", usage, 1) if "stride" in opts else None
+            pool_stride = (
+                _pair(opts["stride"], token, "stride", usage, 1) if "stride" in opts else None
+            )
             pad = _pair(opts["pad"], token, "pad", usage, 0) if "pad" in opts else 0
             cls = MaxPool2D if kind == "maxpool" else AvgPool2D
-            return cls(size, stride=stride, padding=pad)
+            return cls(size, stride=pool_stride, padding=pad)
         if rest:
             raise _fail(token, f"unexpected {':'.join(rest)!r}; expected {usage}")
         if kind == "reshape":
@@ -349,7 +353,7 @@ def _layer_tokens(i: int, layer: Layer) -> list[str]:
         text = f"conv:{layer.channels}x{kh}" + ("" if kh == kw else f"x{kw}")
         if layer.stride != (1, 1):
             text += f":stride={_size(layer.stride)}"
-        if layer.padding == "same":
+        if isinstance(layer.padding, str):  # "same", the only padding kept as a word
             text += ":same"
         elif any(layer.padding):
             text += f":pad={_size(layer.padding)}"
@@ -428,7 +432,7 @@ def layer_shapes(
 
 def _walk(
     spec: str, input_shape: int | tuple[int, ...]
-) -> list[tuple[_Token, Layer, tuple, tuple]]:
+) -> list[tuple[_Token, Layer, tuple[int, ...], tuple[int, ...]]]:
     parsed = _parse(spec)
     shape = as_shape(input_shape, "input_shape")
     rows = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-Array = np.ndarray
+from ._types import Array
 
 
 def as_float_array(x: object, name: str, dtype: np.dtype | type | None = None) -> Array:

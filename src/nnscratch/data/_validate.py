@@ -9,8 +9,10 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["as_rng", "check_count", "check_nonnegative", "check_positive", "float_dtype"]
 
@@ -77,7 +79,8 @@ def as_rng(seed: int | np.random.Generator | None, name: str = "seed") -> np.ran
 def float_dtype(dtype: object, name: str = "dtype") -> np.dtype:
     """Return ``dtype`` as a NumPy floating dtype, or raise naming the accepted ones."""
     try:
-        result = np.dtype(dtype)  # type: ignore[call-overload]
+        # any object: what np.dtype cannot read raises TypeError, reported below
+        result = np.dtype(cast(npt.DTypeLike, dtype))
     except TypeError as exc:
         raise ValueError(f"{name} must be a NumPy floating type, got {dtype!r}") from exc
     if result.kind != "f":

@@ -85,8 +85,10 @@ def _check_image_shape(image_shape: object, what: str) -> tuple[int, int, int] |
             raise ValueError(
                 f"{what}: image_shape must hold positive integers, got {tuple(image_shape)!r}"
             )
-    sides = tuple(int(s) for s in image_shape)
-    return sides if len(sides) == 3 else (1, *sides)
+    sides = [int(s) for s in image_shape]
+    if len(sides) == 2:
+        return (1, sides[0], sides[1])
+    return (sides[0], sides[1], sides[2])
 
 
 def _as_batch(
@@ -191,7 +193,8 @@ def _take(batch: np.ndarray, pixel: np.ndarray) -> np.ndarray:
     """
     n, c, h, w = batch.shape
     offsets = np.arange(n * c, dtype=np.intp).reshape(n, c, 1) * (h * w)
-    return np.take(batch.reshape(-1), pixel.reshape(n, 1, h * w) + offsets)
+    taken: np.ndarray = np.take(batch.reshape(-1), pixel.reshape(n, 1, h * w) + offsets)
+    return taken
 
 
 def _cast_into(target: np.ndarray, values: np.ndarray) -> None:
@@ -225,7 +228,8 @@ def _shift_batch(batch: np.ndarray, dy: np.ndarray, dx: np.ndarray, target: np.n
         return
     rows = np.arange(h)[None, :, None] - dy[:, None, None]
     cols = np.arange(w)[None, None, :] - dx[:, None, None]
-    _sample_nearest(batch, *np.broadcast_arrays(rows, cols), target)
+    rows, cols = np.broadcast_arrays(rows, cols)
+    _sample_nearest(batch, rows, cols, target)
 
 
 def _affine_batch(
@@ -509,7 +513,7 @@ class RandomShift(Augmenter):
             or max_pixels < 0
         ):
             raise ValueError(f"RandomShift: max_pixels must be an integer >= 0, got {max_pixels!r}")
-        self.max_pixels = int(max_pixels)
+        self.max_pixels: int = int(max_pixels)
 
     def _apply(self, batch: np.ndarray, rng: np.random.Generator, target: np.ndarray) -> None:
         m = self.max_pixels

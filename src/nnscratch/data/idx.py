@@ -23,7 +23,7 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -233,7 +233,9 @@ class _Source:
         self.compressed = head == _GZIP_MAGIC
         stream: _Readable = _Prefixed(head, raw, self.name)
         if self.compressed:
-            stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[arg-type]
+            # GzipFile's stub asks for a seekable file; reading never seeks (only a rewind
+            # does), and that is what lets a pipe be decompressed here
+            stream = gzip.GzipFile(fileobj=cast(BinaryIO, stream), mode="rb")
         self.stream = stream
 
     def close(self) -> None:

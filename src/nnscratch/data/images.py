@@ -70,10 +70,11 @@ def _resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
     top = img[y0][:, x0] * (1 - wx) + img[y0][:, x1] * wx
     bottom = img[y1][:, x0] * (1 - wx) + img[y1][:, x1] * wx
     fine = top * (1 - wy) + bottom * wy
-    return fine.reshape(h, 4, w, 4).mean(axis=(1, 3))
+    resized: np.ndarray = fine.reshape(h, 4, w, 4).mean(axis=(1, 3))
+    return resized
 
 
-def load_digit_image(path: str | os.PathLike) -> np.ndarray:
+def load_digit_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a PNG/JPEG (or any format Pillow reads) and return a flat (784,) MNIST-like input."""
     path = Path(path)
     if not path.exists():

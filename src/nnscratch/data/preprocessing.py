@@ -59,7 +59,8 @@ class _FeatureTransform:
 
     _feature_shape: tuple[int, ...] | None = None
 
-    def fit(self, x: npt.ArrayLike) -> Any:
+    def fit(self, x: npt.ArrayLike) -> _FeatureTransform:
+        """Learn the statistics of ``x``; returns the transform itself."""
         raise NotImplementedError
 
     def transform(self, x: npt.ArrayLike) -> np.ndarray:
@@ -292,7 +293,8 @@ def _allocate(counts: np.ndarray, total: int) -> np.ndarray:
     if shortfall:
         order = np.argsort(-(exact - alloc), kind="stable")
         alloc[order[:shortfall]] += 1
-    return np.minimum(alloc, counts)
+    capped: np.ndarray = np.minimum(alloc, counts)
+    return capped
 
 
 def train_val_split(

@@ -30,6 +30,7 @@ mixture.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -39,15 +40,16 @@ import struct
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 import numpy as np
 from numpy.lib import format as npy_format
 
+from ..core._types import Array
 from ..core.layers import LAYER_TYPES, layer_from_config
 
 FORMAT_NAME = "nnscratch-model"
@@ -70,7 +72,7 @@ _ERROR_NAME_CHARS = 80
 
 #: What ``read_archive`` and ``inspect_archive`` read: a path, or an open binary file
 #: (``io.BytesIO`` of an upload, say).
-ModelSource = str | os.PathLike | IO[bytes]
+ModelSource = str | os.PathLike[str] | IO[bytes]
 
 # Everything zipfile, zlib and numpy's header parser raise on damaged input.
 _DAMAGE = (
@@ -107,14 +109,14 @@ class ArchiveInfo:
     """What a model file declares, found without decompressing its arrays."""
 
     #: The JSON metadata record (architecture, optimizer, history, ...).
-    metadata: dict
+    metadata: dict[str, Any]
     #: Trainable and state numbers of the network the architecture describes.
     n_parameters: int
     #: Uncompressed size of every member together, in bytes.
     total_bytes: int
 
 
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
+def _checksum(arrays: dict[str, Array]) -> str:
     digest = hashlib.sha256()
     for name in sorted(arrays):
         arr = np.ascontiguousarray(arrays[name])
@@ -154,7 +156,15 @@ def _create_temporary(folder: Path, stem: str) -> tuple[int, Path]:
     raise FileExistsError(f"could not create a temporary file in {folder}")
 
 
-def write_archive(path: str | os.PathLike, metadata: dict, arrays: dict[str, np.ndarray]) -> Path:
+#: ``np.savez``, typed by its plain signature: NumPy's stub matches the keyword arrays against
+#: its own bool parameter ``allow_pickle``, which no member name here is (``_ARRAY_NAME`` and
+#: the metadata record's ``_METADATA_KEY``).
+_savez: Callable[..., None] = np.savez
+
+
+def write_archive(
+    path: str | os.PathLike[str], metadata: dict[str, Any], arrays: dict[str, Array]
+) -> Path:
     """Atomically write ``arrays`` and JSON-serialisable ``metadata`` to ``path``.
 
     Array names must follow the layout (``weights/<i>.<name>`` or ``optimizer/<i>.<name>``).
@@ -198,7 +208,7 @@ def write_archive(path: str | os.PathLike, metadata: dict, arrays: dict[str, np.
         ) from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **payload)
+            _savez(handle, **payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
@@ -415,14 +425,16 @@ def _read_header(
     return tuple(shape), bool(fortran), dtype, header_bytes
 
 
-def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> np.ndarray:
+def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> Array:
     """Read one member into an array of exactly its declared size (the zip's CRC-32 is
     checked on the way: zipfile verifies it when the member's last byte is read)."""
     shape, fortran, dtype, header_bytes = _read_header(archive, info, label)
     out = np.empty(math.prod(shape), dtype=dtype)
-    view = memoryview(out).cast("B")
+    view = out.data.cast("B")
     try:
-        with archive.open(info) as handle:
+        with archive.open(info) as member:
+            # a ZipExtFile, an io.BufferedIOBase with readinto; typeshed says only IO[bytes]
+            handle = cast(io.BufferedIOBase, member)
             handle.read(header_bytes)
             filled = 0
             while filled < len(view):
@@ -440,7 +452,7 @@ def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> 
     return out.reshape(shape, order="F" if fortran else "C")
 
 
-def _read_metadata(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> dict:
+def _read_metadata(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> dict[str, Any]:
     shape, _, dtype, _ = _read_header(archive, info, label)
     if dtype != np.uint8 or len(shape) != 1:
         raise ModelFileError(f"{label}: the metadata record is not a byte string")
@@ -534,7 +546,7 @@ def _check_members(
 def _check_arrays(
     archive: zipfile.ZipFile,
     label: str,
-    metadata: dict,
+    metadata: dict[str, Any],
     arrays: dict[str, zipfile.ZipInfo],
     max_bytes: int,
 ) -> int:
@@ -622,7 +634,7 @@ def inspect_archive(source: ModelSource, *, max_bytes: int | None = None) -> Arc
 
 def read_archive(
     source: ModelSource, *, max_bytes: int | None = None
-) -> tuple[dict, dict[str, np.ndarray]]:
+) -> tuple[dict[str, Any], dict[str, Array]]:
     """Read and verify a model file; return (metadata, arrays).
 
     ``source`` is a path or an open binary file. Before any array is decompressed, the

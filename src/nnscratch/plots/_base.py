@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsFloat, cast
 
 import numpy as np
 
@@ -59,9 +59,11 @@ def root_figure(artist: Axes | Figure | SubFigure) -> Figure:
     from matplotlib.figure import Figure
 
     try:
-        return artist.get_figure(root=True)  # matplotlib >= 3.10
+        root = artist.get_figure(root=True)  # matplotlib >= 3.10
     except TypeError:
-        pass
+        root = None
+    if root is not None:
+        return root
     fig = artist
     while not isinstance(fig, Figure):
         fig = fig.figure
@@ -79,7 +81,8 @@ def check_axes(ax: object, name: str = "ax") -> Axes:
 
 def check_figsize(figsize: object) -> tuple[float, float]:
     try:
-        w, h = (float(v) for v in figsize)  # type: ignore[union-attr]
+        # any object: what is not a pair of numbers raises TypeError or ValueError here
+        w, h = (float(v) for v in cast("Iterable[SupportsFloat]", figsize))
     except (TypeError, ValueError):
         raise ValueError(
             f"figsize must be a pair (width, height) in inches, got {figsize!r}"
@@ -131,7 +134,7 @@ def as_int_labels(labels: np.ndarray, name: str) -> np.ndarray:
 
 def check_image_shape(shape: object) -> tuple[int, int]:
     try:
-        h, w = shape  # type: ignore[misc]
+        h, w = cast("Iterable[object]", shape)  # not a pair: TypeError or ValueError here
     except (TypeError, ValueError):
         raise ValueError(f"shape must be (height, width), got {shape!r}") from None
     return check_positive_int(h, "shape[0]"), check_positive_int(w, "shape[1]")
@@ -144,7 +147,7 @@ def grid_shape(n: int, ncols: int | None) -> tuple[int, int]:
     return int(np.ceil(n / cols)), cols
 
 
-def class_colors(n: int) -> list:
+def class_colors(n: int) -> list[tuple[float, ...]]:
     """n distinct colours, the same class always getting the same colour across panels."""
     matplotlib = require_matplotlib()
     if n <= 10:

@@ -180,7 +180,7 @@ def plot_feature_maps(
     tile = 0.8
     fig = new_figure(figsize, dpi, (max(cols, 5) * tile + 0.3, rows * (tile + 0.45) + 0.4))
     # one subfigure per row, so that each row's caption is laid out above that row alone
-    parts = fig.subfigures(rows, 1)
+    parts = fig.subfigures(rows, 1, squeeze=False)[:, 0]
     ax = parts[0].subplots(1, max(cols, 1), squeeze=False)[0]
     sample = sample[0]
     if sample.ndim == 3:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 
@@ -50,7 +50,8 @@ def _history_columns(history: object) -> tuple[np.ndarray, dict[str, np.ndarray]
     return x, data
 
 
-def _present(column: np.ndarray | None) -> bool:
+def _present(column: np.ndarray | None) -> TypeGuard[np.ndarray]:
+    """Whether ``column`` exists and holds at least one finite value (a curve to draw)."""
     return column is not None and bool(np.any(np.isfinite(column)))
 
 
@@ -94,7 +95,7 @@ def plot_history(
                 )
     if ax is None:
         fig = new_figure(figsize, dpi, (4.2 * len(metrics), 3.4))
-        axes = list(fig.subplots(1, len(metrics), squeeze=False)[0])
+        axes: Sequence[Axes] = list(fig.subplots(1, len(metrics), squeeze=False)[0])
     else:
         axes = as_sequence_of_axes(ax, len(metrics))
         fig = root_figure(axes[0])

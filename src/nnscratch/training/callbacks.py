@@ -10,18 +10,24 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from ..core._types import Array
 from .schedules import Schedule
+
+if TYPE_CHECKING:  # the model imports this module: a run-time import would be circular
+    from ..model import Model
+    from .history import History
 
 
 class Callback:
-    def on_train_begin(self, model) -> None: ...
+    def on_train_begin(self, model: Model) -> None: ...
 
-    def on_epoch_begin(self, model, epoch: int) -> None: ...
+    def on_epoch_begin(self, model: Model, epoch: int) -> None: ...
 
-    def on_epoch_end(self, model, epoch: int, logs: dict[str, float]) -> None: ...
+    def on_epoch_end(self, model: Model, epoch: int, logs: dict[str, float]) -> None: ...
 
-    def on_train_end(self, model) -> None: ...
+    def on_train_end(self, model: Model) -> None: ...
 
 
 def _better(mode: str, value: float, best: float, min_delta: float) -> bool:
@@ -59,12 +65,12 @@ class EarlyStopping(Callback):
         self.restore_best_weights = restore_best_weights
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch: int | None = None
-        self.best_weights: dict | None = None
+        self.best_weights: dict[str, Array] | None = None
         self.stopped_epoch: int | None = None
         self._wait = 0
         self._restored = False
 
-    def restore(self, history) -> None:
+    def restore(self, history: History) -> None:
         """Take up the watch of a run resumed from a checkpoint: replay the monitored values of
         its ``history`` (a ``History``), so that ``best``, ``best_epoch`` and the count of epochs
         without improvement are those the uninterrupted run had at that point, and the next
@@ -72,7 +78,7 @@ class EarlyStopping(Callback):
         the history: to have them restored, set ``best_weights`` (``get_weights()`` of the
         model saved at ``best_epoch``). A history that had already run out of patience sets
         ``stopped_epoch``: such a run is over, and ``fit`` should train no further epochs."""
-        self.on_train_begin(None)
+        self._begin()
         values = history.history.get(self.monitor, [])
         for epoch, value in zip(history.epochs, values, strict=False):
             if math.isnan(value):
@@ -85,14 +91,18 @@ class EarlyStopping(Callback):
             self.stopped_epoch = history.epochs[-1]
         self._restored = True
 
-    def on_train_begin(self, model) -> None:
+    def on_train_begin(self, model: Model) -> None:
+        self._begin()
+
+    def _begin(self) -> None:
+        """Start a fresh watch, unless ``restore`` has just set one up for this run."""
         if self._restored:
             self._restored = False
             return
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch, self.best_weights, self.stopped_epoch, self._wait = None, None, None, 0
 
-    def on_epoch_end(self, model, epoch, logs) -> None:
+    def on_epoch_end(self, model: Model, epoch: int, logs: dict[str, float]) -> None:
         if self.monitor not in logs:
             raise ValueError(
                 f"EarlyStopping monitors {self.monitor!r}, which training does not log; logged: "
@@ -109,7 +119,7 @@ class EarlyStopping(Callback):
                 self.stopped_epoch = epoch
                 model.stop_training = True
 
-    def on_train_end(self, model) -> None:
+    def on_train_end(self, model: Model) -> None:
         if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch:
             model.network.set_weights(self.best_weights)
 
@@ -121,7 +131,7 @@ class ModelCheckpoint(Callback):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         monitor: str = "val_loss",
         save_best_only: bool = False,
         mode: str = "auto",
@@ -132,7 +142,7 @@ class ModelCheckpoint(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.saved: list[str] = []
 
-    def on_epoch_end(self, model, epoch, logs) -> None:
+    def on_epoch_end(self, model: Model, epoch: int, logs: dict[str, float]) -> None:
         if self.save_best_only:
             if self.monitor not in logs:
                 raise ValueError(
@@ -153,7 +163,7 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule: Schedule | Callable[[int], float]) -> None:
         self.schedule = schedule
 
-    def on_epoch_begin(self, model, epoch) -> None:
+    def on_epoch_begin(self, model: Model, epoch: int) -> None:
         rate = float(self.schedule(epoch - 1))
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"the learning-rate schedule gave {rate!r} for epoch {epoch}")
@@ -164,27 +174,36 @@ class LambdaCallback(Callback):
     """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda m, e, logs: ...)``."""
 
     def __init__(
-        self, on_train_begin=None, on_epoch_begin=None, on_epoch_end=None, on_train_end=None
-    ):
-        self._hooks = {
+        self,
+        on_train_begin: Callable[[Model], object] | None = None,
+        on_epoch_begin: Callable[[Model, int], object] | None = None,
+        on_epoch_end: Callable[[Model, int, dict[str, float]], object] | None = None,
+        on_train_end: Callable[[Model], object] | None = None,
+    ) -> None:
+        # each hook's signature is checked by the arguments above; the dict only files them
+        self._hooks: dict[str, Callable[..., object] | None] = {
             "on_train_begin": on_train_begin,
             "on_epoch_begin": on_epoch_begin,
             "on_epoch_end": on_epoch_end,
             "on_train_end": on_train_end,
         }
 
-    def on_train_begin(self, model):
-        if self._hooks["on_train_begin"]:
-            self._hooks["on_train_begin"](model)
+    def on_train_begin(self, model: Model) -> None:
+        hook = self._hooks["on_train_begin"]
+        if hook:
+            hook(model)
 
-    def on_epoch_begin(self, model, epoch):
-        if self._hooks["on_epoch_begin"]:
-            self._hooks["on_epoch_begin"](model, epoch)
+    def on_epoch_begin(self, model: Model, epoch: int) -> None:
+        hook = self._hooks["on_epoch_begin"]
+        if hook:
+            hook(model, epoch)
 
-    def on_epoch_end(self, model, epoch, logs):
-        if self._hooks["on_epoch_end"]:
-            self._hooks["on_epoch_end"](model, epoch, logs)
+    def on_epoch_end(self, model: Model, epoch: int, logs: dict[str, float]) -> None:
+        hook = self._hooks["on_epoch_end"]
+        if hook:
+            hook(model, epoch, logs)
 
-    def on_train_end(self, model):
-        if self._hooks["on_train_end"]:
-            self._hooks["on_train_end"](model)
+    def on_train_end(self, model: Model) -> None:
+        hook = self._hooks["on_train_end"]
+        if hook:
+            hook(model)

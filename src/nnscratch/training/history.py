@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 
 class History:
@@ -38,13 +40,13 @@ class History:
     def last(self) -> dict[str, float]:
         return {k: v[-1] for k, v in self.history.items()} if self.epochs else {}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN becomes None."""
         clean = {k: [None if math.isnan(x) else x for x in v] for k, v in self.history.items()}
         return {"epochs": list(self.epochs), "history": clean}
 
     @classmethod
-    def from_dict(cls, data: dict) -> History:
+    def from_dict(cls, data: Mapping[str, Any]) -> History:
         h = cls()
         h.epochs = [int(e) for e in data.get("epochs", [])]
         h.history = {

@@ -7,15 +7,19 @@ take arrays of the same shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypedDict
+
 import numpy as np
 
-Array = np.ndarray
+from ..core._types import Array
 
 
 def _labels(y: Array, name: str) -> Array:
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:
-        return y.argmax(axis=1)
+        labels: Array = y.argmax(axis=1)
+        return labels
     if y.ndim == 2:
         y = y[:, 0]
     if y.ndim != 1:
@@ -68,7 +72,22 @@ def confusion_matrix(y_true: Array, y_pred: Array, n_classes: int | None = None)
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
 
 
-def precision_recall_f1(y_true: Array, y_pred: Array, n_classes: int | None = None) -> dict:
+class ClassificationReport(TypedDict):
+    """What ``precision_recall_f1`` returns: per-class arrays (one entry per class) and their
+    macro averages."""
+
+    precision: Array
+    recall: Array
+    f1: Array
+    support: Array
+    macro_precision: float
+    macro_recall: float
+    macro_f1: float
+
+
+def precision_recall_f1(
+    y_true: Array, y_pred: Array, n_classes: int | None = None
+) -> ClassificationReport:
     """Per-class precision, recall and F1, and their macro averages.
 
     precision_c = TP / (TP + FP), recall_c = TP / (TP + FN), F1 = 2 P R / (P + R); a class
@@ -123,9 +142,14 @@ def r2_score(y_true: Array, y_pred: Array) -> float:
     return float(1 - ss_res / ss_tot)
 
 
-CLASSIFICATION_METRICS = {
+#: metric(y_true, y_pred or scores) -> value, by the name training logs it under
+CLASSIFICATION_METRICS: dict[str, Callable[[Array, Array], float]] = {
     "accuracy": accuracy,
     "top5_accuracy": lambda t, s: top_k_accuracy(t, s, 5),
     "macro_f1": lambda t, s: precision_recall_f1(t, s)["macro_f1"],
 }
-REGRESSION_METRICS = {"mse": mean_squared_error, "mae": mean_absolute_error, "r2": r2_score}
+REGRESSION_METRICS: dict[str, Callable[[Array, Array], float]] = {
+    "mse": mean_squared_error,
+    "mae": mean_absolute_error,
+    "r2": r2_score,
+}

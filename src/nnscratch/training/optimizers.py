@@ -13,13 +13,13 @@ flat parameter, which updates everything in a few vectorised passes.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
+from ..core._types import Array
 from ..core.layers import Parameter
-
-Array = np.ndarray
-
 
 _SCRATCH = ("tmp", "decayed")  # per-step work arrays, not state worth saving
 _FLUSH_EVERY = 32  # steps between flushes of near-subnormal state (see _flush_subnormal)
@@ -50,7 +50,7 @@ class Optimizer:
             ]
         return self._state
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly where training stopped."""
         arrays = {
             f"{i}.{key}": value
@@ -60,7 +60,7 @@ class Optimizer:
         }
         return {"config": self.config(), "iterations": self.iterations, "arrays": arrays}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.iterations = int(state["iterations"])
         arrays = state["arrays"]
         count = 1 + max((int(k.split(".")[0]) for k in arrays), default=-1)
@@ -74,7 +74,7 @@ class Optimizer:
             slot["tmp"] = np.zeros_like(next(iter(slot.values())))
             self._state.append(slot)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
 
     def __repr__(self) -> str:
@@ -137,7 +137,7 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def _update(self, params):
+    def _update(self, params: list[Parameter]) -> None:
         for p, st in zip(params, self._slots(params), strict=True):
             g = self._grad_with_l2(p, st)
             np.multiply(g, self.learning_rate, out=st["tmp"])
@@ -169,7 +169,7 @@ class Momentum(SGD):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def _update(self, params):
+    def _update(self, params: list[Parameter]) -> None:
         lr, mu = self.learning_rate, self.momentum
         first = self.iterations == 1
         for p, st in zip(params, self._slots(params, "velocity"), strict=True):
@@ -188,7 +188,7 @@ class Momentum(SGD):
                 np.multiply(v, lr, out=tmp)
             p.value -= tmp
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {**super().config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
@@ -221,7 +221,7 @@ class AdaGrad(Optimizer):
         super().__init__(learning_rate, weight_decay)
         self.eps = _positive(eps, "eps")
 
-    def _update(self, params):
+    def _update(self, params: list[Parameter]) -> None:
         for p, st in zip(params, self._slots(params, "sum_sq"), strict=True):
             g = self._grad_with_l2(p, st)
             s, tmp = st["sum_sq"], st["tmp"]
@@ -229,7 +229,7 @@ class AdaGrad(Optimizer):
             s += tmp
             _adaptive_step(p.value, g, s, self.eps, self.learning_rate, tmp)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {**super().config(), "eps": self.eps}
 
 
@@ -254,7 +254,7 @@ class RMSProp(Optimizer):
         self.rho = float(rho)
         self.eps = _positive(eps, "eps")
 
-    def _update(self, params):
+    def _update(self, params: list[Parameter]) -> None:
         rho = self.rho
         for p, st in zip(params, self._slots(params, "mean_sq"), strict=True):
             g = self._grad_with_l2(p, st)
@@ -265,7 +265,7 @@ class RMSProp(Optimizer):
             s += tmp
             _adaptive_step(p.value, g, s, self.eps, self.learning_rate, tmp)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {**super().config(), "rho": self.rho, "eps": self.eps}
 
 
@@ -301,7 +301,7 @@ class Adam(Optimizer):
     def _decay(self, p: Parameter) -> None:
         """Hook for AdamW's decoupled decay; Adam itself decays through the gradient."""
 
-    def _update(self, params):
+    def _update(self, params: list[Parameter]) -> None:
         b1, b2, t = self.beta1, self.beta2, self.iterations
         # Speed: the moments are stored pre-scaled, m_s = m / (1 - beta1) and
         # v_s = v / (1 - beta2), so their updates need no multiply by (1 - beta):
@@ -326,7 +326,7 @@ class Adam(Optimizer):
             v += tmp
             _adaptive_step(p.value, m, v, self.eps / c_v, c_m / c_v, tmp)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
@@ -386,7 +386,7 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
-def get_optimizer(spec: str | Optimizer, **kwargs) -> Optimizer:
+def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
     """A name (``"adam"``) with keyword arguments, or an Optimizer instance."""
     if isinstance(spec, Optimizer):
         if kwargs:
@@ -401,5 +401,5 @@ def get_optimizer(spec: str | Optimizer, **kwargs) -> Optimizer:
     raise TypeError(f"optimizer must be a name or an Optimizer, got {type(spec).__name__}")
 
 
-def optimizer_from_config(name: str, config: dict) -> Optimizer:
+def optimizer_from_config(name: str, config: Mapping[str, Any]) -> Optimizer:
     return get_optimizer(name, **config)

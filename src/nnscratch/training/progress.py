@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Protocol, TextIO
 
 
-def _is_terminal(stream) -> bool:
+class _Bar(Protocol):
+    """What is used of a tqdm bar (tqdm has no type annotations of its own)."""
+
+    def update(self, n: int) -> object: ...
+
+    def set_postfix(self, ordered_dict: dict[str, str], refresh: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _is_terminal(stream: TextIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
@@ -22,7 +33,12 @@ class Progress:
     too; 0 is silent.
     """
 
-    def __init__(self, verbose: int | str = "auto", stream=None, bar_stream=None) -> None:
+    def __init__(
+        self,
+        verbose: int | str = "auto",
+        stream: TextIO | None = None,
+        bar_stream: TextIO | None = None,
+    ) -> None:
         self.stream = stream or sys.stdout
         self.bar_stream = bar_stream or sys.stderr
         tty = _is_terminal(self.bar_stream)
@@ -36,7 +52,7 @@ class Progress:
             self.bar_on, self.lines = True, True
         else:
             raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-        self._bar = None
+        self._bar: _Bar | None = None
         self._last_postfix = 0.0
 
     def start_epoch(self, epoch: int, total_epochs: int, n_samples: int) -> None:

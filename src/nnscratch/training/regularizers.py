@@ -45,14 +45,14 @@ class L2(Regularizer):
 
     name = "l2"
 
-    def penalty(self, params, n):
+    def penalty(self, params: list[Parameter], n: int) -> float:
         return (
             self.lam
             / (2 * n)
             * sum(float(np.vdot(p.value, p.value)) for p in params if p.kind == "weight")
         )
 
-    def add_gradient(self, params, n):
+    def add_gradient(self, params: list[Parameter], n: int) -> None:
         scale = self.lam / n
         for p in params:
             if p.kind == "weight":
@@ -65,12 +65,12 @@ class L1(Regularizer):
 
     name = "l1"
 
-    def penalty(self, params, n):
+    def penalty(self, params: list[Parameter], n: int) -> float:
         return (
             self.lam / n * sum(float(np.abs(p.value).sum()) for p in params if p.kind == "weight")
         )
 
-    def add_gradient(self, params, n):
+    def add_gradient(self, params: list[Parameter], n: int) -> None:
         scale = self.lam / n
         for p in params:
             if p.kind == "weight":

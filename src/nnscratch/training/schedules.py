@@ -7,6 +7,7 @@ base rate ``eta0``. Training applies it at the start of every epoch.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 
 class Schedule:
@@ -20,7 +21,7 @@ class Schedule:
     def __call__(self, epoch: int) -> float:
         raise NotImplementedError
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"base_rate": self.base_rate}
 
     def __repr__(self) -> str:
@@ -52,7 +53,7 @@ class StepDecay(Schedule):
     def __call__(self, epoch: int) -> float:
         return self.base_rate * self.gamma ** (epoch // self.step_size)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {**super().config(), "step_size": self.step_size, "gamma": self.gamma}
 
 
@@ -70,7 +71,7 @@ class ExponentialDecay(Schedule):
     def __call__(self, epoch: int) -> float:
         return self.base_rate * self.gamma**epoch
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {**super().config(), "gamma": self.gamma}
 
 
@@ -92,7 +93,7 @@ class CosineAnnealing(Schedule):
         cos = (1 + math.cos(math.pi * t / self.total_epochs)) / 2
         return self.min_rate + (self.base_rate - self.min_rate) * cos
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {**super().config(), "total_epochs": self.total_epochs, "min_rate": self.min_rate}
 
 
@@ -116,16 +117,16 @@ class LinearWarmup(Schedule):
             return self.base_rate * (epoch + 1) / self.warmup_epochs
         return self.after(epoch - self.warmup_epochs)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {**super().config(), "warmup_epochs": self.warmup_epochs}
 
 
-SCHEDULES = {
+SCHEDULES: dict[str, type[Schedule]] = {
     cls.name: cls for cls in (Constant, StepDecay, ExponentialDecay, CosineAnnealing, LinearWarmup)
 }
 
 
-def get_schedule(name: str, base_rate: float, epochs: int | None = None, **kwargs) -> Schedule:
+def get_schedule(name: str, base_rate: float, epochs: int | None = None, **kwargs: Any) -> Schedule:
     """A schedule by name; ``cosine`` defaults to annealing over ``epochs``."""
     key = name.strip().lower()
     if key not in SCHEDULES:

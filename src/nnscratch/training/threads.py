@@ -50,12 +50,15 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np  # noqa: F401 - loads the BLAS library before threadpoolctl looks for it
 from threadpoolctl import ThreadpoolController
+
+if TYPE_CHECKING:
+    from ..core.network import Sequential
 
 #: Below this many multiply-adds in a step's largest product, a second thread is not worth it.
 SMALL_PRODUCT = 1 << 26
@@ -73,7 +76,9 @@ Threads = int | str
 class ThreadChoice(NamedTuple):
     """The BLAS thread count chosen for one call, and why (for logs and tests)."""
 
-    count: int
+    # shadows tuple.count, which mypy refuses for a NamedTuple field; the name is public API
+    # (``choice.count``) and the tuple form is compared in tests, so the field keeps it
+    count: int  # type: ignore[assignment]
     reason: str
 
 
@@ -100,7 +105,7 @@ def parse_threads(text: str) -> Threads:
     return value
 
 
-def largest_product(network, batch: int) -> int:
+def largest_product(network: Sequential, batch: int) -> int:
     """Multiply-adds of a step's largest matrix product: batch x fan_in x fan_out for a dense
     layer's W, batch*OH*OW x C*kh*kw x F for a convolution's kernel (F x C x kh x kw), whose
     im2col product meets every output position of every sample."""
@@ -109,27 +114,39 @@ def largest_product(network, batch: int) -> int:
         for p in layer.parameters():
             if p.value.ndim == 2:
                 largest = max(largest, p.value.size)
-            elif p.value.ndim == 4 and len(layer.output_shape or ()) == 3:
+            elif p.value.ndim == 4 and layer.output_shape and len(layer.output_shape) == 3:
                 positions = layer.output_shape[1] * layer.output_shape[2]
                 largest = max(largest, p.value.size * positions)
     return int(batch) * largest
 
 
-def predict_product(network, x: object, batch_size: int | None) -> int:
+def predict_product(network: Sequential, x: object, batch_size: int | None) -> int:
     """``largest_product`` for a prediction over ``x`` in batches of ``batch_size`` rows."""
     try:
-        rows = len(x)  # type: ignore[arg-type]
-    except TypeError:
+        rows = len(x) if isinstance(x, Sized) else 0
+    except TypeError:  # Sized but without a length: a 0-d array, a SciPy sparse matrix
         rows = 0  # not an array: predict itself says what is wrong
     return largest_product(network, min(rows, batch_size) if batch_size else rows)
 
 
 # -- the library -----------------------------------------------------------------------------
 _lock = threading.Lock()
-_libraries: list | None = None
 
 
-def _blas() -> list:
+class _BlasLibrary(Protocol):
+    """What this module uses of a threadpoolctl library controller (threadpoolctl has no
+    type annotations of its own)."""
+
+    @property
+    def num_threads(self) -> int: ...
+
+    def set_num_threads(self, num_threads: int) -> None: ...
+
+
+_libraries: list[_BlasLibrary] | None = None
+
+
+def _blas() -> list[_BlasLibrary]:
     """The BLAS libraries loaded in this process (NumPy's, and any loaded before the first
     call), found once: looking them up takes about a millisecond, a call after that a few
     microseconds."""
@@ -244,7 +261,7 @@ def use_threads(threads: Threads) -> Iterator[None]:
     """Within the block, every ``threads="auto"`` call uses ``threads`` when it is an int
     (``"auto"``: no change). What the command line's ``--threads`` does."""
     threads = check_threads(threads)
-    if threads == "auto":
+    if isinstance(threads, str):  # "auto", the only word check_threads lets through
         yield
         return
     _fixed.append(threads)
@@ -261,7 +278,7 @@ def choose_threads(threads: Threads, product: int, *, probe: bool = True) -> Thr
     threads = check_threads(threads)
     if threads == "auto" and _fixed:
         threads = _fixed[-1]
-    if threads != "auto":
+    if not isinstance(threads, str):  # an int; the only word check_threads lets through is "auto"
         return ThreadChoice(threads, "fixed")
     if product < SMALL_PRODUCT:  # first: the cheapest test, and the common case
         return ThreadChoice(1, f"small products ({product:,} < {SMALL_PRODUCT:,} multiply-adds)")

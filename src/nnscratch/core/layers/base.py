@@ -16,11 +16,17 @@ shape), so code written for flat rows keeps working.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
-Array = np.ndarray
+# re-exported: the layer modules import ``Array`` from here along with ``Shape``
+from .._types import Array as Array
+from .._types import FloatDType
+
 Shape = tuple[int, ...]
 
 
@@ -47,7 +53,7 @@ class Parameter:
 def as_shape(shape: int | tuple[int, ...] | list[int], what: str = "input shape") -> Shape:
     """A per-sample shape as a tuple of positive ints; an int n means ``(n,)``."""
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        dims: tuple = (shape,)
+        dims: tuple[int | np.integer[Any], ...] = (shape,)
     elif isinstance(shape, (tuple, list)):
         dims = tuple(shape)
     else:
@@ -64,17 +70,17 @@ def shape_text(shape: Shape | None) -> str:
     return "?" if shape is None else "x".join(str(d) for d in shape)
 
 
-def values_per_sample(rows, training: bool = True) -> int:
+def values_per_sample(rows: Iterable[tuple[Layer, Shape, Shape]], training: bool = True) -> int:
     """How many values one sample needs on its way through the layers ``rows`` of
     (layer, input shape, output shape): the input, then per layer its output, and in training
     also the activation's saved input and the backward gradient (3 x the output), plus each
     layer's own scratch (``Layer.scratch_per_sample``: im2col matrices, padded copies). Works
     on unbuilt layers, so memory can be checked before anything is allocated."""
-    rows = list(rows)
-    if not rows:
+    table = list(rows)
+    if not table:
         return 0
-    total = math.prod(rows[0][1])
-    for index, (layer, shape_in, shape_out) in enumerate(rows):
+    total = math.prod(table[0][1])
+    for index, (layer, shape_in, shape_out) in enumerate(table):
         total += (3 if training else 1) * math.prod(shape_out)
         total += layer.scratch_per_sample(shape_in, shape_out, first=index == 0 or not training)
     return int(total)
@@ -92,7 +98,7 @@ class Layer:
         self.name = name
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
-        self.dtype: np.dtype = np.dtype(np.float32)
+        self.dtype: FloatDType = np.dtype(np.float32)
         self._buffers: dict[str, Array] = {}
 
     # -- shapes ------------------------------------------------------------------------------
@@ -132,7 +138,9 @@ class Layer:
         return 0
 
     # -- construction ------------------------------------------------------------------------
-    def build(self, input_shape: int | Shape, rng: np.random.Generator, dtype=np.float32) -> None:
+    def build(
+        self, input_shape: int | Shape, rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> None:
         """Check ``input_shape`` (per sample; an int n means ``(n,)``), set the output shape
         and create the parameters."""
         shape = as_shape(input_shape, f"the input shape of {self.describe()}")
@@ -143,6 +151,16 @@ class Layer:
     @property
     def built(self) -> bool:
         return self.input_shape is not None
+
+    def built_shapes(self) -> tuple[Shape, Shape]:
+        """(input shape, output shape) of a built layer; a RuntimeError naming the layer when
+        ``build`` has not run yet (forward and backward need both shapes)."""
+        if self.input_shape is None or self.output_shape is None:
+            raise RuntimeError(
+                f"{self.describe()} is not built yet: call build(input_shape, rng) first "
+                "(a Network builds its layers)"
+            )
+        return self.input_shape, self.output_shape
 
     def parameters(self) -> list[Parameter]:
         return []
@@ -166,7 +184,7 @@ class Layer:
     #: are not part of the model and are dropped when a layer is copied or pickled.
     _TRANSIENT = ("_x", "_z", "_a", "_mask", "_cache", "_cols", "_arg")
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_buffers"] = {}
         for key in self._TRANSIENT:
@@ -175,7 +193,11 @@ class Layer:
         return state
 
     def _buffer(
-        self, key: str, shape: tuple[int, ...], fill: float | None = None, dtype=None
+        self,
+        key: str,
+        shape: tuple[int, ...],
+        fill: float | None = None,
+        dtype: npt.DTypeLike | None = None,
     ) -> Array:
         """A scratch array of ``shape`` reused across calls.
 
@@ -185,20 +207,20 @@ class Layer:
         *new* allocation (the frame of a padded image, which nothing overwrites afterwards);
         ``dtype`` defaults to the layer's.
         """
-        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        want = self.dtype if dtype is None else np.dtype(dtype)
         buf = self._buffers.get(key)
         if (
             buf is None
             or buf.shape[1:] != shape[1:]
             or buf.shape[0] < shape[0]
-            or buf.dtype != dtype
+            or buf.dtype != want
         ):
-            buf = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
+            buf = np.empty(shape, want) if fill is None else np.full(shape, fill, want)
             self._buffers[key] = buf
         return buf[: shape[0]]
 
     # -- description -------------------------------------------------------------------------
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"name": self.name}
 
     def describe(self) -> str:
@@ -216,17 +238,20 @@ class Layer:
 LAYER_TYPES: dict[str, type[Layer]] = {}
 
 
-def register_layer(kind: str):
+_L = TypeVar("_L", bound=Layer)
+
+
+def register_layer(kind: str) -> Callable[[type[_L]], type[_L]]:
     """Class decorator: record a layer class under ``kind`` for ``layer_from_config``."""
 
-    def register(cls: type[Layer]) -> type[Layer]:
+    def register(cls: type[_L]) -> type[_L]:
         LAYER_TYPES[kind] = cls
         return cls
 
     return register
 
 
-def layer_config(layer: Layer) -> dict:
+def layer_config(layer: Layer) -> dict[str, Any]:
     """A JSON-ready description of a layer: its type name plus constructor arguments."""
     kind = next((k for k, v in LAYER_TYPES.items() if type(layer) is v), None)
     if kind is None:
@@ -234,20 +259,20 @@ def layer_config(layer: Layer) -> dict:
     return {"type": kind, **layer.config()}
 
 
-def layer_from_config(config: dict) -> Layer:
+def layer_from_config(config: Mapping[str, Any]) -> Layer:
     """The inverse of ``layer_config`` (the layer is not built)."""
-    config = dict(config)
-    kind = config.pop("type", None)
+    kwargs = dict(config)
+    kind = kwargs.pop("type", None)
     if kind not in LAYER_TYPES:
         raise ValueError(
             f"unknown layer type {kind!r} in model description; expected one of {sorted(LAYER_TYPES)}"
         )
-    act_conf = config.pop("activation_config", None) or {}
-    if "activation" in config:
+    act_conf = kwargs.pop("activation_config", None) or {}
+    if "activation" in kwargs:
         from ..activations import ACTIVATIONS
 
-        name = config["activation"]
+        name = kwargs["activation"]
         if name not in ACTIVATIONS:
             raise ValueError(f"unknown activation {name!r} in model description")
-        config["activation"] = ACTIVATIONS[name](**act_conf)
-    return LAYER_TYPES[kind](**config)
+        kwargs["activation"] = ACTIVATIONS[name](**act_conf)
+    return LAYER_TYPES[kind](**kwargs)

@@ -13,12 +13,16 @@ batch one stacked ``np.matmul``.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from .._types import Array
 from ..activations import Activation, Identity, Softmax
 from ..constants import constant_vector
 from ..initializers import Initializer, default_initializer, get_initializer
-from .base import Array, Layer, Parameter, Shape, register_layer, shape_text
+from .base import Layer, Parameter, Shape, register_layer, shape_text
 from .dense import FusedActivationLayer, bias_initializer, trainable_activation
 from .im2col import col2im, im2col, output_size, pad_into
 
@@ -50,7 +54,7 @@ def check_input_image(layer: Layer, input_shape: Shape) -> tuple[int, int, int]:
             f"{layer.describe()} takes images of shape (C, H, W) per sample (a batch of "
             f"N x C x H x W), but receives samples of shape {input_shape}{hint}"
         )
-    return input_shape  # type: ignore[return-value]
+    return input_shape
 
 
 @register_layer("Conv2D")
@@ -141,7 +145,7 @@ class Conv2D(FusedActivationLayer):
     def pads(self) -> tuple[int, int, int, int]:
         """Zeros added (top, bottom, left, right)."""
         kh, kw = self.kernel_size
-        if self.padding == "same":
+        if isinstance(self.padding, str):  # "same", the only padding kept as a word
             return ((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
         ph, pw = self.padding
         return (ph, ph, pw, pw)
@@ -169,15 +173,17 @@ class Conv2D(FusedActivationLayer):
         return values
 
     def weight_shapes(self, input_shape: Shape) -> dict[str, Shape]:
-        shapes = {"W": (self.channels, input_shape[0], *self.kernel_size)}
+        shapes: dict[str, Shape] = {"W": (self.channels, input_shape[0], *self.kernel_size)}
         if self.use_bias:
             shapes["b"] = (self.channels,)
         return shapes
 
-    def build(self, input_shape: int | Shape, rng: np.random.Generator, dtype=np.float32) -> None:
+    def build(
+        self, input_shape: int | Shape, rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> None:
         super().build(input_shape, rng, dtype)
         self._pads = self.pads()
-        c = self.input_shape[0]
+        c = self.built_shapes()[0][0]
         kh, kw = self.kernel_size
         fan_in, f = c * kh * kw, self.channels
         w_col = self.weight_init((fan_in, f), rng, self.dtype)
@@ -197,13 +203,21 @@ class Conv2D(FusedActivationLayer):
     def parameters(self) -> list[Parameter]:
         if self.W is None:
             return []
-        return [self.W, self.b] if self.use_bias else [self.W]
+        return [self.W] if self.b is None else [self.W, self.b]
+
+    def _kernel(self) -> Parameter:
+        """``W``, or a RuntimeError before ``build``."""
+        if self.W is None:
+            raise RuntimeError(
+                f"{self.describe()} is not built yet: call build(input_shape, rng) first"
+            )
+        return self.W
 
     # -- computation -------------------------------------------------------------------------
     def forward(self, x: Array, training: bool = False) -> Array:
         n = x.shape[0]
-        c, h, w = self.input_shape
-        f, oh, ow = self.output_shape
+        weight = self._kernel()
+        (c, h, w), (f, oh, ow) = self.built_shapes()
         kh, kw = self.kernel_size
         top, bottom, left, right = self._pads
         if any(self._pads):
@@ -220,8 +234,8 @@ class Conv2D(FusedActivationLayer):
         )
         z = self._buffer("z", (n, f, oh, ow))
         # Z[n] = W_col X_col[n] for every n at once, written in the N x F x OH x OW layout
-        np.matmul(self.W.value.reshape(f, c * kh * kw), cols, out=z.reshape(n, f, oh * ow))
-        if self.use_bias:
+        np.matmul(weight.value.reshape(f, c * kh * kw), cols, out=z.reshape(n, f, oh * ow))
+        if self.b is not None:  # set by build exactly when use_bias
             z += self.b.value.reshape(f, 1, 1)
         self._x, self._z, self._cols = x, z, cols
         self._a = self._activate(z)
@@ -229,17 +243,19 @@ class Conv2D(FusedActivationLayer):
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         grad_z = self._grad_z(grad_output)
+        if self._cols is None:
+            raise RuntimeError(f"{self.describe()}: backward called before forward")
+        weight = self._kernel()
         n = grad_z.shape[0]
-        c, h, w = self.input_shape
-        f, oh, ow = self.output_shape
+        (c, h, w), (f, oh, ow) = self.built_shapes()
         kh, kw = self.kernel_size
         g = grad_z.reshape(n, f, oh * ow)
         # dL/dW_col = sum over n of G[n] X_col[n]^T: one stacked product, then the sum over n
         per_sample = np.matmul(
             g, self._cols.transpose(0, 2, 1), out=self._buffer("grad_w", (n, f, c * kh * kw))
         )
-        np.sum(per_sample, axis=0, out=self.W.grad.reshape(f, c * kh * kw))
-        if self.use_bias:
+        np.sum(per_sample, axis=0, out=weight.grad.reshape(f, c * kh * kw))
+        if self.b is not None:
             # dL/db = sum of G over n, p, q: G 1 (a product per sample, as BLAS sums fastest),
             # then the sum over n
             per_map = np.matmul(
@@ -250,7 +266,7 @@ class Conv2D(FusedActivationLayer):
             return None
         # dL/dX_col[n] = W_col^T G[n]; col2im adds each entry back to the pixel it came from
         grad_cols = np.matmul(
-            self.W.value.reshape(f, c * kh * kw).T,
+            weight.value.reshape(f, c * kh * kw).T,
             g,
             out=self._buffer("grad_cols", (n, c * kh * kw, oh * ow)),
         )
@@ -260,7 +276,7 @@ class Conv2D(FusedActivationLayer):
         return grad_pad[:, :, top : top + h, left : left + w]
 
     # -- description -------------------------------------------------------------------------
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {
             "channels": self.channels,
             "kernel_size": list(self.kernel_size),
@@ -276,8 +292,10 @@ class Conv2D(FusedActivationLayer):
         parts = [str(self.channels), shape_text(self.kernel_size)]
         if self.stride != (1, 1):
             parts.append(f"stride {shape_text(self.stride)}")
-        if self.padding == "same" or (self.padding != "valid" and any(self.padding)):
-            parts.append("same" if self.padding == "same" else f"pad {shape_text(self.padding)}")
+        if isinstance(self.padding, str):
+            parts.append("same")
+        elif any(self.padding):
+            parts.append(f"pad {shape_text(self.padding)}")
         if not isinstance(self.activation, Identity):
             parts.append(self.activation.name)
         return f"Conv2D({', '.join(parts)})"

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-Array = np.ndarray
+from .._types import Array
 
 
 def output_size(n: int, k: int, s: int) -> int:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from .base import Array, Layer, Parameter, Shape, register_layer
+import numpy as np
+import numpy.typing as npt
+
+from .._types import Array
+from .base import Layer, Parameter, Shape, register_layer
 
 
 @register_layer("BatchNorm")
@@ -44,15 +48,17 @@ class BatchNorm(Layer):
         self.beta: Parameter | None = None
         self.running_mean: Array | None = None
         self.running_var: Array | None = None
-        self._cache: tuple | None = None
+        self._cache: tuple[Array, Array] | None = None
 
     def weight_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         c = (input_shape[0],)
         return {"gamma": c, "beta": c, "running_mean": c, "running_var": c}
 
-    def build(self, input_shape: int | Shape, rng: np.random.Generator, dtype=np.float32) -> None:
+    def build(
+        self, input_shape: int | Shape, rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> None:
         super().build(input_shape, rng, dtype)
-        channels = self.input_shape[0]
+        channels = self.built_shapes()[0][0]
         ones = np.ones(channels, dtype=self.dtype)
         zeros = np.zeros(channels, dtype=self.dtype)
         self.gamma = Parameter("gamma", ones.copy(), zeros.copy(), "bias")
@@ -60,10 +66,27 @@ class BatchNorm(Layer):
         self.running_mean = zeros.copy()
         self.running_var = ones.copy()
 
+    def _built(self) -> tuple[Parameter, Parameter, Array, Array]:
+        """(gamma, beta, running mean, running variance), or a RuntimeError before ``build``."""
+        if (
+            self.gamma is None
+            or self.beta is None
+            or self.running_mean is None
+            or self.running_var is None
+        ):
+            raise RuntimeError(
+                f"{self.describe()} is not built yet: call build(input_shape, rng) first"
+            )
+        return self.gamma, self.beta, self.running_mean, self.running_var
+
     def parameters(self) -> list[Parameter]:
-        return [self.gamma, self.beta] if self.gamma is not None else []
+        if self.gamma is None or self.beta is None:
+            return []
+        return [self.gamma, self.beta]
 
     def state(self) -> dict[str, Array]:
+        if self.running_mean is None or self.running_var is None:
+            return {}  # not built: nothing to save yet, as ``parameters`` is empty
         return {"running_mean": self.running_mean, "running_var": self.running_var}
 
     @staticmethod
@@ -73,6 +96,7 @@ class BatchNorm(Layer):
         return (0, *range(2, x.ndim)), (-1,) + (1,) * (x.ndim - 2)
 
     def forward(self, x: Array, training: bool = False) -> Array:
+        gamma, beta, running_mean, running_var = self._built()
         axes, per_channel = self._axes(x)
         if training:
             m = x.size // x.shape[1]
@@ -84,38 +108,42 @@ class BatchNorm(Layer):
             mean = x.mean(axis=axes)
             var = x.var(axis=axes)
             k = self.momentum
-            self.running_mean *= k
-            self.running_mean += (1 - k) * mean
-            self.running_var *= k
-            self.running_var += ((1 - k) * m / (m - 1)) * var
+            # in place: these names are the layer's own arrays, so the layer sees the update
+            running_mean *= k
+            running_mean += (1 - k) * mean
+            running_var *= k
+            running_var += ((1 - k) * m / (m - 1)) * var
         else:
-            mean, var = self.running_mean, self.running_var
+            mean, var = running_mean, running_var
         inv_std = 1.0 / np.sqrt(var + self.eps)
         x_hat = (x - mean.reshape(per_channel)) * inv_std.reshape(per_channel)
         self._cache = (x_hat, inv_std) if training else None
-        return x_hat * self.gamma.value.reshape(per_channel) + self.beta.value.reshape(per_channel)
+        out: Array = x_hat * gamma.value.reshape(per_channel) + beta.value.reshape(per_channel)
+        return out
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         if self._cache is None:
             raise RuntimeError(
                 f"{self.describe()}: backward needs a forward pass with training=True"
             )
+        gamma, beta, _, _ = self._built()
         x_hat, inv_std = self._cache
         g = grad_output
         axes, per_channel = self._axes(g)
         m = g.size // g.shape[1]
         sum_g = g.sum(axis=axes)
         sum_g_xhat = (g * x_hat).sum(axis=axes)
-        self.gamma.grad[...] = sum_g_xhat
-        self.beta.grad[...] = sum_g
+        gamma.grad[...] = sum_g_xhat
+        beta.grad[...] = sum_g
         if not need_input_grad:
             return None
-        scale = (self.gamma.value * inv_std / m).reshape(per_channel)
-        return scale * (
+        scale = (gamma.value * inv_std / m).reshape(per_channel)
+        grad_x: Array = scale * (
             m * g - sum_g.reshape(per_channel) - x_hat * sum_g_xhat.reshape(per_channel)
         )
+        return grad_x
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"momentum": self.momentum, "eps": self.eps, "name": self.name}
 
     def describe(self) -> str:

@@ -12,9 +12,13 @@ batch: the strided slice X_pad[:, :, i::sh, j::sw] holds, for every window, its 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 
-from .base import Array, Layer, Shape, register_layer, shape_text
+from .._types import Array
+from .base import Layer, Shape, register_layer, shape_text
 from .convolution import as_pair, check_input_image, window_output
 
 
@@ -72,9 +76,9 @@ class _Pool2D(Layer):
         out[:, :, ph : ph + h, pw : pw + w] = x
         return out
 
-    def _offsets(self, padded: Array):
+    def _offsets(self, padded: Array) -> Iterator[tuple[int, Array]]:
         """(k, slice of ``padded`` holding entry (i, j) of every window) for each offset."""
-        oh, ow = self.output_shape[1:]
+        oh, ow = self.built_shapes()[1][1:]
         sh, sw = self.stride
         kh, kw = self.pool_size
         for i in range(kh):
@@ -85,10 +89,9 @@ class _Pool2D(Layer):
                 )
 
     def _grad_padded(self, n: int) -> Array:
-        c, h, w = self.input_shape
+        (c, h, w), (_, oh, ow) = self.built_shapes()
         ph, pw = self.padding
         grad = self._buffer("grad_x_pad", (n, c, h + 2 * ph, w + 2 * pw))
-        oh, ow = self.output_shape[1:]
         tiled = (
             self.stride == self.pool_size
             and oh * self.stride[0] == h + 2 * ph
@@ -99,11 +102,11 @@ class _Pool2D(Layer):
         return grad
 
     def _crop(self, grad: Array) -> Array:
-        c, h, w = self.input_shape
+        c, h, w = self.built_shapes()[0]
         ph, pw = self.padding
         return grad[:, :, ph : ph + h, pw : pw + w]
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {
             "pool_size": list(self.pool_size),
             "stride": list(self.stride),
@@ -138,13 +141,19 @@ class MaxPool2D(_Pool2D):
     kind = "MaxPool"
     pad_value = -np.inf
 
-    def __init__(self, pool_size=2, stride=None, padding=0, name: str | None = None) -> None:
+    def __init__(
+        self,
+        pool_size: int | tuple[int, int] = 2,
+        stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+        name: str | None = None,
+    ) -> None:
         super().__init__(pool_size, stride, padding, name)
         self._arg: Array | None = None
 
     def forward(self, x: Array, training: bool = False) -> Array:
         n = x.shape[0]
-        out = self._buffer("a", (n, *self.output_shape))
+        out = self._buffer("a", (n, *self.built_shapes()[1]))
         # the arg-max as the offset's index k = i*kw + j; int8 when it fits: a quarter of
         # the memory traffic of a pointer-sized integer
         index_type = np.int8 if self.pool_size[0] * self.pool_size[1] <= 127 else np.int32
@@ -205,7 +214,7 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         n = x.shape[0]
-        out = self._buffer("a", (n, *self.output_shape))
+        out = self._buffer("a", (n, *self.built_shapes()[1]))
         padded = self._padded(x)
         for k, entry in self._offsets(padded):
             if k == 0:
@@ -255,14 +264,15 @@ class GlobalAvgPool2D(Layer):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         self._x = x
-        return np.mean(x, axis=(2, 3), out=self._buffer("a", x.shape[:2]))
+        out: Array = np.mean(x, axis=(2, 3), out=self._buffer("a", x.shape[:2]))
+        return out
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         if self._x is None:
             raise RuntimeError(f"{self.describe()}: backward called before forward")
         if not need_input_grad:
             return None
-        c, h, w = self.input_shape
+        c, h, w = self.built_shapes()[0]
         grad = self._buffer("grad_x", (grad_output.shape[0], c, h, w))
         np.multiply(
             grad_output[:, :, None, None], np.asarray(1.0 / (h * w), dtype=self.dtype), out=grad

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from .base import Array, Layer, Shape, register_layer
+import numpy as np
+import numpy.typing as npt
+
+from .._types import Array
+from .base import Layer, Shape, register_layer
 
 
 @register_layer("Dropout")
@@ -28,7 +32,9 @@ class Dropout(Layer):
         self.rng: np.random.Generator | None = None
         self._mask: Array | None = None
 
-    def build(self, input_shape: int | Shape, rng: np.random.Generator, dtype=np.float32) -> None:
+    def build(
+        self, input_shape: int | Shape, rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> None:
         super().build(input_shape, rng, dtype)
         self.rng = np.random.default_rng(self.seed) if self.seed is not None else rng.spawn(1)[0]
 
@@ -36,6 +42,8 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             self._mask = None
             return x
+        if self.rng is None:
+            raise RuntimeError(f"{self.describe()} is not built yet: call build first")
         keep = 1.0 - self.rate
         mask = self._buffer("mask", x.shape)
         self.rng.random(
@@ -44,16 +52,20 @@ class Dropout(Layer):
         np.less(mask, keep, out=mask)
         mask *= 1.0 / keep
         self._mask = mask
-        return np.multiply(x, mask, out=self._buffer("a", x.shape))
+        out: Array = np.multiply(x, mask, out=self._buffer("a", x.shape))
+        return out
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         if not need_input_grad:
             return None
         if self._mask is None:
             return grad_output
-        return np.multiply(grad_output, self._mask, out=self._buffer("grad_x", grad_output.shape))
+        grad_x: Array = np.multiply(
+            grad_output, self._mask, out=self._buffer("grad_x", grad_output.shape)
+        )
+        return grad_x
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"rate": self.rate, "name": self.name, "seed": self.seed}
 
     def describe(self) -> str:

@@ -9,10 +9,12 @@ take MNIST's flat 784-pixel rows. Backward, the gradient is laid out back as the
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from .base import Array, Layer, Shape, register_layer, shape_text
+from .._types import Array
+from .base import Layer, Shape, register_layer, shape_text
 
 
 @register_layer("Flatten")
@@ -30,7 +32,7 @@ class Flatten(Layer):
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         if not need_input_grad:
             return None
-        return grad_output.reshape(grad_output.shape[0], *self.input_shape)
+        return grad_output.reshape(grad_output.shape[0], *self.built_shapes()[0])
 
     def describe(self) -> str:
         return "Flatten"
@@ -76,14 +78,14 @@ class Reshape(Layer):
         return self.shape
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        return x.reshape(x.shape[0], *self.output_shape)
+        return x.reshape(x.shape[0], *self.built_shapes()[1])
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         if not need_input_grad:
             return None
-        return grad_output.reshape(grad_output.shape[0], *self.input_shape)
+        return grad_output.reshape(grad_output.shape[0], *self.built_shapes()[0])
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"shape": list(self.shape), "name": self.name}
 
     def describe(self) -> str:
