@@ -15,18 +15,20 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from . import __version__
+from .core._types import Array
 from .core.activations import Identity
 from .core.initializers import SeedLike, as_generator
-from .core.layers import BatchNorm, Dropout, Layer
+from .core.layers import BatchNorm, Dropout, Layer, Parameter
 from .core.losses import BinaryCrossEntropy, Loss, get_loss
 from .core.network import PREDICT_BATCH, Sequential
-from .core.validation import check_input
+from .core.sparse import SparseRows, is_sparse, n_rows
 from .io.archive import ModelFileError, ModelSource, read_archive, source_name, write_archive
 from .training.callbacks import Callback, LearningRateScheduler
 from .training.errors import TrainingDivergedError
@@ -35,7 +37,7 @@ from .training.memory import OPTIMIZER_SLOTS, check_memory
 from .training.metrics import accuracy
 from .training.optimizers import Optimizer, get_optimizer, optimizer_from_config
 from .training.progress import Progress
-from .training.regularizers import L1, L2, apply_max_norm
+from .training.regularizers import L1, L2, Regularizer, apply_max_norm
 from .training.schedules import Schedule
 from .training.threads import (
     Threads,
@@ -47,8 +49,6 @@ from .training.threads import (
 
 if TYPE_CHECKING:
     from .data.augment import Augmenter
-
-Array = np.ndarray
 
 
 class Model:
@@ -78,7 +78,7 @@ class Model:
         max_norm: float | None = None,
         clip_norm: float | None = None,
         seed: SeedLike = None,
-        dtype=np.float32,
+        dtype: npt.DTypeLike = np.float32,
     ) -> None:
         if not isinstance(network, Sequential):
             network = Sequential(
@@ -87,7 +87,7 @@ class Model:
         self.network = network
         self.loss = get_loss(loss)
         self.optimizer = get_optimizer(optimizer)
-        self.regularizers = [r for r in (L2(l2), L1(l1)) if r.lam > 0]
+        self.regularizers: list[Regularizer] = [r for r in (L2(l2), L1(l1)) if r.lam > 0]
         for value, label in ((max_norm, "max_norm"), (clip_norm, "clip_norm")):
             if value is not None and not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"{label} must be a finite number > 0 or None, got {value!r}")
@@ -119,7 +119,14 @@ class Model:
     def _n_outputs(self) -> int:
         return self.network.output_dim or 0
 
-    def summary(self, print_fn=print) -> str:
+    def _flat(self) -> Parameter:
+        """Every parameter of the built network in one array (``Sequential.flat_parameter``)."""
+        flat = self.network.flat_parameter
+        if flat is None:
+            raise RuntimeError("the network is not built yet; give it input_dim= or fit it")
+        return flat
+
+    def summary(self, print_fn: Callable[[str], object] | None = print) -> str:
         text = self.network.summary(print_fn=None)
         text += f"\nloss: {self.loss.name}   optimizer: {self.optimizer!r}"
         if self.regularizers:
@@ -134,12 +141,12 @@ class Model:
     # -- training ----------------------------------------------------------------------------
     def fit(
         self,
-        x: Array,
+        x: Array | SparseRows,
         y: Array,
         *,
         epochs: int = 1,
         batch_size: int = 32,
-        validation_data: tuple[Array, Array] | None = None,
+        validation_data: tuple[Array | SparseRows, Array] | None = None,
         validation_split: float = 0.0,
         shuffle: bool = True,
         seed: SeedLike = None,
@@ -181,6 +188,14 @@ class Model:
         are. It draws from the model's random stream, after the epoch's shuffle, so a seeded
         run is reproducible and a resumed one (given the same ``augment``) continues bitwise.
         For flat rows its ``image_shape`` must hold exactly the input's width.
+
+        Sparse input: ``x`` (and ``validation_data``'s x) may be a SciPy sparse matrix or array
+        when the network's first layer is ``Dense``. CSR is used as it is, any other format is
+        converted to CSR once; values are cast to the network's dtype once (a copy of the
+        non-zeros, only when their dtype differs). Each batch gathers its rows from the CSR
+        matrix and the first layer computes from their non-zeros, so the matrix is never made
+        dense (see ``nnscratch.core.sparse``); the result equals training on ``x.toarray()``
+        up to rounding. ``validation_split`` copies the rows it keeps for training.
         """
         net = self.network
         threads = check_threads(threads)
@@ -197,7 +212,8 @@ class Model:
         if validation_data is not None and validation_split:
             raise ValueError("give either validation_data or validation_split, not both")
 
-        x = np.asarray(x)
+        if not is_sparse(x):
+            x = np.asarray(x)
         if not net.built:
             if x.ndim < 2:
                 raise ValueError(
@@ -205,7 +221,7 @@ class Model:
                     f"(n_samples, C, H, W), got shape {x.shape}"
                 )
             net.build(x.shape[1] if x.ndim == 2 else x.shape[1:])
-        x = check_input(x, net.input_shape, f"fit ({net.describe_layer(0)})", net.dtype)
+        x = net.check_input(x, f"fit ({net.describe_layer(0)})", net.dtype)
         if augment is not None:
             from .data.augment import Augmenter
 
@@ -214,16 +230,21 @@ class Model:
                     "augment must be a transform of nnscratch.data.augment (RandomShift, "
                     f"RandomRotation, RandomAffine, Compose) or None, got {type(augment).__name__}"
                 )
+            if is_sparse(x):
+                raise ValueError(
+                    "fit augment transforms images, but x is a sparse matrix; pass augment=None"
+                )
             augment.check_sample_shape(x.shape[1:], "fit augment")
         y_all = np.asarray(y)
         n_targets = len(y_all) if y_all.ndim else 0
-        if n_targets != len(x):
-            raise ValueError(f"x has {len(x)} samples but y has {n_targets}: they must match")
+        n = n_rows(x)
+        if n_targets != n:
+            raise ValueError(f"x has {n} samples but y has {n_targets}: they must match")
         if validation_split:
-            n_val = int(round(len(x) * validation_split))
-            if n_val < 1 or n_val >= len(x):
+            n_val = int(round(n * validation_split))
+            if n_val < 1 or n_val >= n:
                 raise ValueError(
-                    f"validation_split={validation_split} leaves {n_val} validation samples out of {len(x)}"
+                    f"validation_split={validation_split} leaves {n_val} validation samples out of {n}"
                 )
             validation_data = (x[-n_val:], y_all[-n_val:])
             x, y_all = x[:-n_val], y_all[:-n_val]
@@ -234,13 +255,11 @@ class Model:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (x_val, y_val)")
-            x_val = check_input(
-                validation_data[0], net.input_shape, "validation_data", net.dtype, name="x_val"
-            )
+            x_val = net.check_input(validation_data[0], "validation_data", net.dtype, name="x_val")
             y_val = np.asarray(validation_data[1])
             self._prepare_targets(x_val, y_val, "y_val")  # validate now, not after an epoch
 
-        self._check_training_memory(len(x), batch_size)
+        self._check_training_memory(x, batch_size)
         if self._rng is None:
             self._rng = as_generator(seed)
             for i, layer in enumerate(net.layers):  # dropout masks follow the same seed
@@ -257,12 +276,12 @@ class Model:
             cb.on_train_begin(self)
         try:
             # the BLAS thread count for this run, restored when it ends
-            with blas_threads(threads, largest_product(net, min(batch_size, len(x)))):
+            with blas_threads(threads, largest_product(net, min(batch_size, n_rows(x)))):
                 for epoch in range(self.epoch + 1, last_epoch + 1):
                     for cb in callbacks:
                         cb.on_epoch_begin(self, epoch)
                     started = time.perf_counter()
-                    progress.start_epoch(epoch, last_epoch, len(x))
+                    progress.start_epoch(epoch, last_epoch, n_rows(x))
                     logs = run.epoch(epoch)
                     if validation_data is not None:
                         for key, value in self.evaluate(x_val, y_val).items():
@@ -282,26 +301,35 @@ class Model:
             cb.on_train_end(self)
         return self.history
 
-    def _check_training_memory(self, n_samples: int, batch_size: int) -> None:
+    def _check_training_memory(self, x: Array | SparseRows, batch_size: int) -> None:
         """Refuse, before the first epoch, a run whose optimizer state and batch buffers cannot
         fit in the memory available now (the estimate of ``nnscratch.training.memory``, less
         the parameters and gradients, which exist already; per sample, ``values_per_sample``:
-        every layer's output, saved input and gradient, and the image layers' scratch)."""
+        every layer's output, saved input and gradient, and the image layers' scratch).
+
+        For sparse ``x`` a batch is no dense buffer of rows but its CSR rows, twice (the rows,
+        and their transpose in the first layer's backward pass): per sample, the mean number
+        of non-zeros per row times a value and a column index."""
         net = self.network
-        n_params = net.flat_parameter.value.size
+        itemsize = np.dtype(net.dtype).itemsize
+        n_params = self._flat().value.size
         slots = 0 if self.optimizer._state else OPTIMIZER_SLOTS.get(self.optimizer.name, 1)
-        per_sample = net.values_per_sample(training=True)
-        batch = min(batch_size, n_samples)
-        needed = np.dtype(net.dtype).itemsize * (n_params * slots + batch * per_sample)
+        per_sample = itemsize * net.values_per_sample(training=True)
+        if is_sparse(x):
+            nonzeros = math.ceil(int(x.indptr[-1]) / max(n_rows(x), 1))
+            per_sample += 2 * nonzeros * (itemsize + x.indices.dtype.itemsize)
+            per_sample -= itemsize * (net.input_dim or 0)
+        batch = min(batch_size, n_rows(x))
+        needed = itemsize * n_params * slots + batch * per_sample
         check_memory(
             needed,
             f"training this {n_params:,}-parameter network with {self.optimizer.name}",
             "use a smaller network or batch size",
         )
 
-    def _prepare_targets(self, x: Array, y: Array, name: str) -> Array:
+    def _prepare_targets(self, x: Array | SparseRows, y: Array, name: str) -> Array:
         shape_stub = np.broadcast_to(
-            np.zeros((), dtype=self.network.dtype), (len(x), self._n_outputs)
+            np.zeros((), dtype=self.network.dtype), (n_rows(x), self._n_outputs)
         )
         try:
             return self.loss.prepare_target(shape_stub, y)
@@ -328,22 +356,25 @@ class Model:
     ) -> tuple[float, Array | None]:
         """(L, gradient) for an output of ``network._forward(..., logits=self._fused_sigmoid)``;
         the gradient is what ``network.backward(..., logits=self._fused_sigmoid)`` takes."""
-        if self._fused_sigmoid:
-            return self.loss.compute_from_logits(output, target, need_gradient)
-        return self.loss.compute(output, target, need_gradient)
+        loss = self.loss
+        if isinstance(loss, BinaryCrossEntropy) and self.network.ends_with_sigmoid:
+            return loss.compute_from_logits(output, target, need_gradient)
+        return loss.compute(output, target, need_gradient)
 
     # -- inference ---------------------------------------------------------------------------
     def predict_raw(
-        self, x: Array, batch_size: int = PREDICT_BATCH, *, threads: Threads = "auto"
+        self, x: Array | SparseRows, batch_size: int = PREDICT_BATCH, *, threads: Threads = "auto"
     ) -> Array:
         """The network's raw output (logits for losses computed from logits). ``threads`` as in
-        ``fit`` (``"auto"`` reuses the last look at the other processes instead of waiting)."""
+        ``fit`` (``"auto"`` reuses the last look at the other processes instead of waiting).
+        ``x`` may be a SciPy sparse matrix, as in ``fit``; it is predicted in chunks of rows
+        and never made dense."""
         product = predict_product(self.network, x, batch_size)
         with blas_threads(threads, product, probe=False):
             return self.network.predict(x, batch_size)
 
     def predict_proba(
-        self, x: Array, batch_size: int = PREDICT_BATCH, *, threads: Threads = "auto"
+        self, x: Array | SparseRows, batch_size: int = PREDICT_BATCH, *, threads: Threads = "auto"
     ) -> Array:
         """Class probabilities (softmax or sigmoid of the logits, as the loss defines them)."""
         if not self.loss.classification:
@@ -355,7 +386,7 @@ class Model:
         return raw if isinstance(act, Identity) else act.forward(raw, out=raw)
 
     def predict(
-        self, x: Array, batch_size: int = PREDICT_BATCH, *, threads: Threads = "auto"
+        self, x: Array | SparseRows, batch_size: int = PREDICT_BATCH, *, threads: Threads = "auto"
     ) -> Array:
         """Class labels for classifiers (argmax, or threshold 0.5 for one output); the raw
         output for regression. ``threads`` as in ``predict_raw``."""
@@ -368,10 +399,16 @@ class Model:
         )
         if proba.shape[1] == 1:
             return (proba[:, 0] > 0.5).astype(np.int64)
-        return proba.argmax(axis=1)
+        labels: Array = proba.argmax(axis=1)
+        return labels
 
     def evaluate(
-        self, x: Array, y: Array, batch_size: int = PREDICT_BATCH, *, threads: Threads = "auto"
+        self,
+        x: Array | SparseRows,
+        y: Array,
+        batch_size: int = PREDICT_BATCH,
+        *,
+        threads: Threads = "auto",
     ) -> dict[str, float]:
         """Loss (without the regularization penalty, which depends on the training set's size)
         and metric on a dataset. ``threads`` as in ``predict_raw``."""
@@ -380,12 +417,13 @@ class Model:
         target = self._prepare_targets(raw, y, "y")
         value, _ = self._compute_loss(raw, target, need_gradient=False)
         result = {"loss": value}
-        if self.metric_name:
-            result[self.metric_name] = accuracy(self._labels(target), raw)
+        labels = self._labels(target)
+        if self.metric_name and labels is not None:
+            result[self.metric_name] = accuracy(labels, raw)
         return result
 
     # -- saving ------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> str:
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Write the model to one ``.npz`` file: architecture, weights, optimizer state,
         history, random state, library version. Atomic and checksummed (see ``nnscratch.io``)."""
         net = self.network
@@ -466,6 +504,8 @@ class Model:
                 model._rng.bit_generator.state = metadata["rng_state"]
             for index, state in metadata.get("dropout_rng_states", {}).items():
                 layer = net.layers[int(index)]
+                if not isinstance(layer, Dropout):
+                    raise ValueError(f"a dropout random state for layer {index}, not a Dropout")
                 layer.rng = np.random.default_rng()
                 layer.rng.bit_generator.state = state
         except ModelFileError:
@@ -517,7 +557,7 @@ class _EpochRunner:
     def __init__(
         self,
         model: Model,
-        x: Array,
+        x: Array | SparseRows,
         y: Array,
         labels: Array | None,
         batch_size: int,
@@ -528,12 +568,12 @@ class _EpochRunner:
         self.model, self.x, self.y, self.labels = model, x, y, labels
         self.shuffle, self.progress = shuffle, progress
         net = model.network
-        self.flat = net.flat_parameter
+        self.flat = model._flat()
         self.layer_params = net.parameters()
         self.snapshot = self.flat.value.copy()
         # which batch the snapshot precedes
         self.snapshot_label = f"epoch {model.epoch + 1}, batch 1"
-        n = len(x)
+        n = n_rows(x)
         starts = list(range(0, n, batch_size))
         if (
             n % batch_size == 1
@@ -545,7 +585,8 @@ class _EpochRunner:
             starts.pop()
         self.batches = list(zip(starts, starts[1:] + [n], strict=True))
         largest = max(stop - start for start, stop in self.batches)
-        self.buffer = np.empty((largest, *x.shape[1:]), dtype=net.dtype)
+        # sparse rows are gathered into a new small CSR matrix per batch instead
+        self.buffer = np.empty((0 if is_sparse(x) else largest, *x.shape[1:]), dtype=net.dtype)
         # the augmented batch: a second buffer, since a transform reads its whole input
         self.augment = augment
         self.augmented = None if augment is None else np.empty_like(self.buffer)
@@ -553,8 +594,11 @@ class _EpochRunner:
         self.first_loss, self.loss_limit = math.nan, math.inf
 
     def epoch(self, epoch: int) -> dict[str, float]:
-        model, net, n = self.model, self.model.network, len(self.x)
-        order = model._rng.permutation(n) if self.shuffle else np.arange(n)
+        model, net, x, n = self.model, self.model.network, self.x, n_rows(self.x)
+        rng = model._rng
+        if rng is None:
+            raise RuntimeError("fit sets the model's random stream before the first epoch")
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
         logits = model._fused_sigmoid  # fixed for the fit call: looked up once, not per batch
         loss_sum, correct, batch = 0.0, 0, 0
         # Overflow is caught and reported by the divergence guard, so NumPy's warnings about it
@@ -567,9 +611,13 @@ class _EpochRunner:
                 # hidden buffer (a second pass); "clip" writes straight into ours and cannot
                 # change anything, since idx comes from a permutation of range(n)
                 # (512 x 784 float32: 0.26 ms instead of 0.49 ms)
-                xb = np.take(self.x, idx, axis=0, out=self.buffer[: stop - start], mode="clip")
-                if self.augment is not None:
-                    xb = self.augment(xb, model._rng, out=self.augmented[: stop - start])
+                xb: Array | SparseRows
+                if is_sparse(x):
+                    xb = x[idx]  # CSR row gather: the batch's non-zeros only
+                else:
+                    xb = np.take(x, idx, axis=0, out=self.buffer[: stop - start], mode="clip")
+                    if self.augment is not None and self.augmented is not None:
+                        xb = self.augment(xb, rng, out=self.augmented[: stop - start])
                 output = net._forward(xb, training=True, logits=logits)
                 if self.labels is not None:
                     correct += int(np.count_nonzero(output.argmax(axis=1) == self.labels[idx]))
@@ -584,6 +632,8 @@ class _EpochRunner:
                 if batch % self.SNAPSHOT_EVERY == 0:
                     np.copyto(self.snapshot, self.flat.value)  # a finite state
                     self.snapshot_label = f"epoch {epoch}, batch {batch + 1}"
+                if grad is None:
+                    raise RuntimeError(f"the {model.loss.name} loss returned no gradient")
                 net.backward(grad, need_input_grad=False, logits=logits)
                 self._update(n)
                 self.progress.update(

@@ -7,18 +7,24 @@ fills every parameter's gradient on the way (the chain rule, one layer at a time
 Shapes: the network's input is described per sample, ``input_shape`` = (n,) for rows of n
 features (``input_dim=n``) or (C, H, W) for images (``input_shape=(C, H, W)``, a batch being
 N x C x H x W); building passes each layer the previous one's ``output_shape``.
+
+Sparse rows: a network whose first layer is ``Dense`` also takes X as a SciPy sparse matrix
+(``nnscratch.core.sparse``); that layer computes from the non-zeros, the rest is dense.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from ._types import Array
 from .activations import Activation, Sigmoid
-from .initializers import SeedLike, as_generator
+from .initializers import Initializer, SeedLike, as_generator
 from .layers import (
     ActivationLayer,
     BatchNorm,
@@ -32,9 +38,8 @@ from .layers import (
     values_per_sample,
 )
 from .layers.base import Shape, shape_text
+from .sparse import SparseRows, check_sparse_input, is_sparse, n_rows
 from .validation import cast_checked, check_finite, check_input
-
-Array = np.ndarray
 
 #: Rows per chunk at inference: small enough that a chunk's activations stay in the L2 cache
 #: (2048 x 256 float32 = 2 MB), large enough that each matrix product runs at full speed;
@@ -74,7 +79,7 @@ class Sequential:
         *,
         input_shape: int | Shape | None = None,
         seed: SeedLike = None,
-        dtype: np.dtype | type = np.float32,
+        dtype: npt.DTypeLike = np.float32,
     ) -> None:
         self.layers: list[Layer] = list(layers)
         if not self.layers:
@@ -123,6 +128,8 @@ class Sequential:
                 layer.build(shape[0] if len(shape) == 1 else shape, rng, self.dtype)
             except ValueError as exc:
                 raise ValueError(f"layer {i}: {exc}") from None
+            if layer.output_shape is None:
+                raise RuntimeError(f"layer {i} ({layer.describe()}) set no output shape")
             shape = layer.output_shape
         self._finish_build()
         return self
@@ -134,7 +141,10 @@ class Sequential:
             if layer.input_shape != shape:
                 what = (
                     f"{layer.input_dim} inputs but the previous layer produces {shape[0]}"
-                    if len(shape) == 1 and len(layer.input_shape) == 1
+                    if shape is not None
+                    and layer.input_shape is not None
+                    and len(shape) == 1
+                    and len(layer.input_shape) == 1
                     else f"samples of shape {layer.input_shape} but the previous layer "
                     f"produces {shape}"
                 )
@@ -163,17 +173,25 @@ class Sequential:
             offset += size
         self.flat_parameter = Parameter("all", flat_value, flat_grad, "mixed")
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         # Pickling (and deep-copying) turns the per-layer views into independent arrays, so
         # the flat buffer is left out and rebuilt from the layers on the way back in.
         state = dict(self.__dict__)
         state["flat_parameter"] = None
         return state
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if all(layer.built for layer in self.layers):
             self._pack_parameters()
+
+    def _shape(self, which: str) -> Shape:
+        """``input_shape`` or ``output_shape`` of a built network (a RuntimeError otherwise)."""
+        shape: Shape | None = getattr(self, which)
+        if shape is None:
+            self._require_built(f"read the {which.replace('_', ' ')}")
+            raise RuntimeError(f"the network has no {which.replace('_', ' ')}")
+        return shape
 
     def _require_built(self, what: str) -> None:
         if not self.built:
@@ -214,7 +232,11 @@ class Sequential:
         """Values one sample takes on its way through the built network, in training (outputs,
         saved inputs, gradients, scratch) or at inference (see ``layers.values_per_sample``)."""
         self._require_built("values_per_sample")
-        rows = [(layer, layer.input_shape, layer.output_shape) for layer in self.layers]
+        rows: list[tuple[Layer, Shape, Shape]] = []
+        for layer in self.layers:
+            if layer.input_shape is None or layer.output_shape is None:
+                raise RuntimeError(f"{layer.describe()} is not built")
+            rows.append((layer, layer.input_shape, layer.output_shape))
         return values_per_sample(rows, training)
 
     @property
@@ -253,13 +275,35 @@ class Sequential:
             np.copyto(target, value, casting="unsafe")
 
     # -- computation -------------------------------------------------------------------------
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def check_input(
+        self,
+        x: object,
+        where: str,
+        dtype: np.dtype[Any] | type | None = None,
+        name: str = "x",
+        finite: bool = True,
+    ) -> Array | SparseRows:
+        """``x`` validated as the network's input (``validation.check_input``) and cast to
+        ``dtype``; a SciPy sparse matrix is validated as such and returned as CSR
+        (``sparse.check_sparse_input``), for a network whose first layer is ``Dense`` only:
+        any other layer would need the dense matrix."""
+        if not is_sparse(x):
+            return check_input(x, self.input_shape, where, dtype, name=name, finite=finite)
+        first = self.layers[0]
+        if not isinstance(first, Dense):
+            raise ValueError(
+                f"{name} passed to {where} is a sparse matrix, which only a network whose first "
+                f"layer is Dense can take; {self.describe_layer(0)} would need it dense: pass "
+                f"{name}.toarray() if it fits in memory"
+            )
+        return check_sparse_input(x, self.input_shape, where, dtype, name=name, finite=finite)
+
+    def forward(self, x: Array | SparseRows, training: bool = False) -> Array:
         """The network's raw output for a batch (validated, returned as a new array)."""
         self._require_built("run forward")
-        x = check_input(
-            x, self.input_shape, f"{self.describe_layer(0)} (the network input)", self.dtype
-        )
-        return self._forward(x, training).copy()
+        x = self.check_input(x, f"{self.describe_layer(0)} (the network input)", self.dtype)
+        out: Array = self._forward(x, training).copy()
+        return out
 
     @property
     def ends_with_sigmoid(self) -> bool:
@@ -276,22 +320,46 @@ class Sequential:
                 f"is {self.describe_layer(len(self.layers) - 1)}"
             )
 
-    def _forward(self, x: Array, training: bool = False, logits: bool = False) -> Array:
+    def _forward(
+        self, x: Array | SparseRows, training: bool = False, logits: bool = False
+    ) -> Array:
         """Forward pass without checks; the result is a buffer reused by the next call.
 
         ``logits=True`` (for a network that ``ends_with_sigmoid``) returns the final sigmoid's
-        input z instead of its output sigma(z).
+        input z instead of its output sigma(z). A sparse ``x`` (CSR in the network's dtype, from
+        ``check_input``) goes to the first layer, a ``Dense``, which returns a dense array.
         """
         layers = self.layers
+        top = layers[-1]
         if logits:
             self._require_sigmoid_output()
-            if isinstance(layers[-1], ActivationLayer):
+            if isinstance(top, ActivationLayer):
+                # the output of the layers below a final sigmoid layer is its input z
                 layers = layers[:-1]
+        h: Array
+        if is_sparse(x):
+            h = self._sparse_dense(0).forward(x, training)
+            layers = layers[1:]
+        else:
+            h = x
         for layer in layers:
-            x = layer.forward(x, training)
-        if logits and isinstance(layers[-1], Dense):
-            return layers[-1]._z
-        return x
+            h = layer.forward(h, training)
+        if logits and isinstance(top, Dense):
+            if top._z is None:
+                raise RuntimeError(f"{top.describe()} kept no z from its forward pass")
+            return top._z
+        return h
+
+    def _sparse_dense(self, index: int) -> Dense:
+        """Layer ``index``, which receives a sparse batch: a ``Dense`` layer, else a ValueError
+        naming it (only a dense layer's product can be taken from the non-zeros)."""
+        layer = self.layers[index]
+        if not isinstance(layer, Dense):
+            raise ValueError(
+                f"a sparse matrix reached {self.describe_layer(index)}; only a first Dense "
+                "layer takes sparse rows: pass x.toarray() if it fits in memory"
+            )
+        return layer
 
     def backward(
         self, grad_output: Array, need_input_grad: bool = True, logits: bool = False
@@ -304,39 +372,49 @@ class Sequential:
         sigmoid's input z instead, and backpropagates from there without the sigmoid's
         derivative.
         """
-        grad = grad_output
+        grad: Array | None = grad_output
         last = len(self.layers) - 1
         if logits:
             self._require_sigmoid_output()
             top = self.layers[last]
             if isinstance(top, Dense):
-                grad = top.backward_from_z(grad, need_input_grad or last > 0)
+                grad = top.backward_from_z(grad_output, need_input_grad or last > 0)
             last -= 1
         for i in range(last, -1, -1):
+            if grad is None:  # only a first layer asked for no input gradient returns None
+                raise RuntimeError(f"{self.describe_layer(i + 1)} returned no input gradient")
             grad = self.layers[i].backward(grad, need_input_grad or i > 0)
         return grad
 
     def predict(
-        self, x: Array, batch_size: int | None = PREDICT_BATCH, *, logits: bool = False
+        self, x: Array | SparseRows, batch_size: int | None = PREDICT_BATCH, *, logits: bool = False
     ) -> Array:
         """Raw outputs for any number of samples, computed ``batch_size`` rows at a time (or
         fewer, where a chunk's activations and scratch would pass ``PREDICT_CHUNK_BYTES``).
 
         ``logits=True`` returns the final sigmoid's input z instead (see ``ends_with_sigmoid``).
+        A SciPy sparse ``x`` is checked and cast once (its non-zeros only), then cut into
+        chunks of rows, each multiplied in sparse form by the first ``Dense`` layer.
         """
         self._require_built("predict")
         if logits:
             self._require_sigmoid_output()
         where = f"{self.describe_layer(0)} (the network input)"
-        x = check_input(x, self.input_shape, where, finite=False)
+        sparse = is_sparse(x)
+        x = self.check_input(x, where, self.dtype if sparse else None, finite=sparse)
         if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-        n = len(x)
+        n = n_rows(x)
         step = n if batch_size is None else batch_size
         per_row = np.dtype(self.dtype).itemsize * self.values_per_sample(training=False)
-        step = max(1, min(step, PREDICT_CHUNK_BYTES // per_row))
-        out = np.empty((n, *self.output_shape), dtype=self.dtype)
+        if sparse:  # the chunk's rows are not made dense: only the activations count
+            per_row -= np.dtype(self.dtype).itemsize * (self.input_dim or 0)
+        step = max(1, min(step, PREDICT_CHUNK_BYTES // max(per_row, 1)))
+        out = np.empty((n, *self._shape("output_shape")), dtype=self.dtype)
         for start in range(0, n, step):
+            if is_sparse(x):
+                out[start : start + step] = self._forward(x[start : start + step], False, logits)
+                continue
             chunk = cast_checked(x[start : start + step], self.dtype, "x", where)
             # checked chunk by chunk: the rows are then still in cache for the first product
             check_finite(chunk, "x", where)
@@ -349,7 +427,7 @@ class Sequential:
     def describe_layer(self, index: int) -> str:
         return f"layer {index} ({self.layers[index].describe()})"
 
-    def summary(self, print_fn=print) -> str:
+    def summary(self, print_fn: Callable[[str], object] | None = print) -> str:
         """A table of layers, output shapes and parameter counts (printed and returned)."""
         rows = [("#", "layer", "output shape", "parameters")]
         for i, layer in enumerate(self.layers):
@@ -362,9 +440,12 @@ class Sequential:
             rows.append((str(i), layer.describe(), shape, f"{count:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "-" * (sum(widths) + 6)
-        fmt = lambda r: "  ".join(  # noqa: E731
-            r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c]) for c in range(4)
-        )
+
+        def fmt(r: tuple[str, str, str, str]) -> str:
+            return "  ".join(
+                r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c]) for c in range(4)
+            )
+
         body = [fmt(rows[0]), line, *(fmt(r) for r in rows[1:]), line]
         if self.input_shape is not None and len(self.input_shape) > 1:
             source = f"{shape_text(self.input_shape)} images (N, {', '.join(map(str, self.input_shape))})"
@@ -385,13 +466,13 @@ class Sequential:
         return f"{type(self).__name__}([{inner}], input_dim={self.input_dim})"
 
     # -- copies and conversions --------------------------------------------------------------
-    def architecture(self) -> dict:
+    def architecture(self) -> dict[str, Any]:
         """A JSON-ready description from which ``from_architecture`` rebuilds the network.
 
         ``input_dim`` is the number of values per sample; a network of images also records
         ``input_shape`` ([C, H, W]), which then decides. A network of rows is described
         exactly as in version 0.1.0."""
-        arch = {
+        arch: dict[str, Any] = {
             "input_dim": self.input_dim,
             "dtype": self.dtype.name,
             "layers": [layer_config(layer) for layer in self.layers],
@@ -402,7 +483,7 @@ class Sequential:
 
     @classmethod
     def from_architecture(
-        cls, architecture: dict, weights: dict[str, Array] | None = None
+        cls, architecture: dict[str, Any], weights: dict[str, Array] | None = None
     ) -> Sequential:
         layers = [layer_from_config(c) for c in architecture["layers"]]
         shape = architecture.get("input_shape")
@@ -416,7 +497,7 @@ class Sequential:
             net.set_weights(weights)
         return net
 
-    def astype(self, dtype) -> Sequential:
+    def astype(self, dtype: npt.DTypeLike) -> Sequential:
         """A copy of the network computing in ``dtype`` (e.g. float64 for gradient checks).
 
         The layers are deep-copied, so user-defined activations and layers survive.
@@ -448,7 +529,7 @@ class Sequential:
         biases: Sequence[Array],
         activations: str | Activation | Sequence[str | Activation | None] = "sigmoid",
         output_activation: str | Activation | None = None,
-        dtype=None,
+        dtype: npt.DTypeLike | None = None,
     ) -> Sequential:
         """A network from existing weight matrices W_k (n_in x n_out) and bias vectors b_k.
 
@@ -479,10 +560,10 @@ class Sequential:
     @classmethod
     def from_npz(
         cls,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         activations: str | Activation | Sequence[str | Activation | None] = "sigmoid",
         output_activation: str | Activation | None = None,
-        dtype=None,
+        dtype: npt.DTypeLike | None = None,
     ) -> Sequential:
         """A network from an ``.npz`` holding W1, b1, W2, b2, ... (e.g. Saito's sample weights)."""
         try:
@@ -507,12 +588,12 @@ def mlp(
     activation: str | Activation = "relu",
     output_activation: str | Activation | None = None,
     *,
-    weight_init=None,
-    bias_init=0.0,
+    weight_init: str | Initializer | float | None = None,
+    bias_init: str | Initializer | float = 0.0,
     dropout: float = 0.0,
     batch_norm: bool = False,
     seed: SeedLike = None,
-    dtype=np.float32,
+    dtype: npt.DTypeLike = np.float32,
 ) -> Sequential:
     """A multi-layer perceptron from its layer sizes, e.g. ``mlp([784, 30, 10], "sigmoid")``.
 

@@ -6,12 +6,17 @@ Z = X W + b with W of shape n_in x n_out, so a whole batch is one matrix product
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from .._types import Array
 from ..activations import Activation, Identity, Softmax, get_activation
 from ..constants import constant_vector
 from ..initializers import Initializer, Zeros, default_initializer, get_initializer
-from .base import Array, Layer, Parameter, Shape, register_layer, shape_text
+from ..sparse import SparseRows, is_sparse, sparse_weight_gradient
+from .base import Layer, Parameter, Shape, register_layer, shape_text
 
 
 def bias_initializer(bias_init: str | Initializer | float) -> Initializer:
@@ -46,6 +51,11 @@ class FusedActivationLayer(Layer):
     """
 
     activation: Activation
+    #: what the last forward pass kept for the backward pass: the input X (a SciPy CSR matrix
+    #: for sparse rows into a Dense layer), Z and A = f(Z)
+    _x: Array | SparseRows | None
+    _z: Array | None
+    _a: Array | None
 
     def _activate(self, z: Array) -> Array:
         """A = f(Z), into a reused buffer (Z itself for the identity)."""
@@ -55,7 +65,7 @@ class FusedActivationLayer(Layer):
 
     def _grad_z(self, grad_output: Array) -> Array:
         """dL/dZ = dL/dA * f'(Z), from the Z and A kept by the forward pass."""
-        if self._x is None:
+        if self._x is None or self._z is None or self._a is None:
             raise RuntimeError(f"{self.describe()}: backward called before forward")
         if isinstance(self.activation, Identity):
             return grad_output
@@ -77,6 +87,13 @@ class Dense(FusedActivationLayer):
     Fusing the activation into the layer saves a pass over memory and a Python call per step.
     A dense layer takes flat rows: after a convolution or a pooling layer, put ``Flatten()``
     in between.
+
+    Sparse rows. As the network's first layer, a dense layer also takes X as a SciPy CSR
+    matrix (``nnscratch.core.sparse``) and computes from its non-zeros only: Z = X W + b
+    row by row, Z[i, :] = b + sum over the non-zeros x_ij of row i of x_ij W[j, :], and
+    dL/dW = X^T dL/dZ, whose row j sums x_ij dL/dZ[i, :] over the non-zeros of column j (rows
+    of W whose feature is absent from the batch get a zero gradient). Z, dL/dZ and dL/dX are
+    dense; X is never made dense.
     """
 
     keeps_width = False
@@ -105,9 +122,7 @@ class Dense(FusedActivationLayer):
         self.requested_input_dim = input_dim
         self.W: Parameter | None = None
         self.b: Parameter | None = None
-        self._x: Array | None = None
-        self._z: Array | None = None
-        self._a: Array | None = None
+        self._x = self._z = self._a = None
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 1:
@@ -126,9 +141,11 @@ class Dense(FusedActivationLayer):
     def weight_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         return {"W": (input_shape[0], self.units), "b": (self.units,)}
 
-    def build(self, input_dim: int | Shape, rng: np.random.Generator, dtype=np.float32) -> None:
+    def build(
+        self, input_dim: int | Shape, rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+    ) -> None:
         super().build(input_dim, rng, dtype)
-        shape = (self.input_dim, self.units)
+        shape = (self._fan_in(), self.units)
         w = self.weight_init(shape, rng, self.dtype)
         b = self.bias_init((self.units,), rng, self.dtype)
         self.W = Parameter("W", w, np.zeros_like(w), "weight")
@@ -141,7 +158,7 @@ class Dense(FusedActivationLayer):
         bias: Array,
         activation: str | Activation | None = None,
         name: str | None = None,
-        dtype=None,
+        dtype: npt.DTypeLike | None = None,
     ) -> Dense:
         """A built layer with the given W (n_in x n_out) and b (n_out)."""
         w = np.asarray(weights)
@@ -161,13 +178,32 @@ class Dense(FusedActivationLayer):
         layer.b = Parameter("b", b, np.zeros_like(b), "bias")
         return layer
 
-    def parameters(self) -> list[Parameter]:
-        return [self.W, self.b] if self.W is not None else []
+    def _fan_in(self) -> int:
+        if self.input_dim is None:
+            raise RuntimeError(f"{self.describe()} is not built yet")
+        return self.input_dim
 
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def _weights(self) -> tuple[Parameter, Parameter]:
+        """(W, b); a RuntimeError for a layer that is not built yet."""
+        if self.W is None or self.b is None:
+            raise RuntimeError(
+                f"{self.describe()} is not built yet; build the network (input_dim=) first"
+            )
+        return self.W, self.b
+
+    def parameters(self) -> list[Parameter]:
+        return [self.W, self.b] if self.W is not None and self.b is not None else []
+
+    def forward(self, x: Array | SparseRows, training: bool = False) -> Array:
+        w, b = self._weights()
         n = x.shape[0]
-        z = np.matmul(x, self.W.value, out=self._buffer("z", (n, self.units)))
-        z += self.b.value
+        if is_sparse(x):
+            # SciPy's CSR x dense product: per row, the sum of x_ij W[j, :] over its non-zeros
+            # (a new dense N x n_out array, in W's dtype since the values were cast to it)
+            z = x @ w.value
+        else:
+            z = np.matmul(x, w.value, out=self._buffer("z", (n, self.units)))
+        z += b.value
         self._x, self._z = x, z
         self._a = self._activate(z)
         return self._a
@@ -179,17 +215,23 @@ class Dense(FusedActivationLayer):
         """The backward pass from G = dL/dZ, skipping the activation: fills dL/dW = X^T G and
         dL/db = sum of G's rows, returns dL/dX = G W^T (used when the loss is computed from Z,
         e.g. binary cross-entropy from the logits of a final sigmoid)."""
-        if self._x is None:
+        w, b = self._weights()
+        x = self._x
+        if x is None:
             raise RuntimeError(f"{self.describe()}: backward called before forward")
-        np.matmul(self._x.T, grad_z, out=self.W.grad)
+        if is_sparse(x):
+            sparse_weight_gradient(x, grad_z, w.grad)
+        else:
+            np.matmul(x.T, grad_z, out=w.grad)
         # sum over rows of dL/dZ, written as the product 1^T dL/dZ: BLAS sums the columns 2-3x
         # faster than NumPy's reduction over the batch axis
-        np.matmul(constant_vector(1.0, len(grad_z), self.dtype), grad_z, out=self.b.grad)
+        np.matmul(constant_vector(1.0, len(grad_z), self.dtype), grad_z, out=b.grad)
         if not need_input_grad:
             return None
-        return np.matmul(grad_z, self.W.value.T, out=self._buffer("grad_x", self._x.shape))
+        shape = (x.shape[0], self._fan_in())
+        return np.matmul(grad_z, w.value.T, out=self._buffer("grad_x", shape))
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {
             "units": self.units,
             "activation": self.activation.name,
@@ -230,7 +272,7 @@ class ActivationLayer(Layer):
         return self._a
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
-        if self._x is None:
+        if self._x is None or self._a is None:
             raise RuntimeError(f"{self.describe()}: backward called before forward")
         if not need_input_grad:
             return None
@@ -238,7 +280,7 @@ class ActivationLayer(Layer):
             self._x, self._a, grad_output, out=self._buffer("grad_x", self._x.shape)
         )
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {
             "activation": self.activation.name,
             "activation_config": self.activation.config(),
