@@ -36,7 +36,9 @@ from nnscratch.sklearn import (  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-FAST = dict(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=40, random_state=0)
+FAST = dict(
+    hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=40, batch_size=32, random_state=0
+)
 
 
 @pytest.fixture(scope="module")
@@ -203,12 +205,12 @@ def test_string_labels_binary_and_multiclass(n_classes) -> None:
     np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-5, atol=1e-12)
 
 
-def test_float32_is_kept_and_float64_on_request(classification) -> None:
+def test_float32_input_is_kept_and_float64_on_request(classification) -> None:
     X, y = classification
     clf = NetClassifier(**FAST).fit(X.astype(np.float32), y)
     assert clf.model_.network.dtype == np.float32
-    assert clf.predict_proba(X).dtype == np.float32
-    clf64 = NetClassifier(**FAST, dtype="float64").fit(X, y)
+    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
+    clf64 = NetClassifier(**FAST, dtype="float64").fit(X.astype(np.float32), y)
     assert clf64.model_.network.dtype == np.float64
     assert clf64.predict_proba(X).dtype == np.float64
 
@@ -281,7 +283,15 @@ def test_batch_norm_avoids_a_last_batch_of_one_sample() -> None:
         (dict(activation=["relu", "tanh"]), "one per hidden layer"),
         (dict(activation="nope"), "unknown activation"),
         (dict(activation="step"), "no usable gradient"),
-        (dict(solver="lbfgs"), "unknown optimizer"),
+        (dict(solver="nope"), "solver must be one of"),
+            (dict(learning_rate="fast"), "learning_rate must be"),
+            (dict(momentum=1.5), "momentum"),
+            (dict(beta_1=1.0), "beta_1"),
+            (dict(epsilon=0.0), "epsilon"),
+            (dict(max_fun=0), "max_fun"),
+            (dict(power_t=-1.0), "power_t"),
+            (dict(l2=-1.0), "l2"),
+            (dict(solver="lbfgs", dropout=0.2), "dropout draws new masks"),
         (dict(learning_rate_init=0.0), "learning_rate_init"),
         (dict(batch_size=0), "batch_size"),
         (dict(max_iter=0), "max_iter"),
@@ -323,7 +333,8 @@ def test_training_loss_stopping_rule(classification) -> None:
     assert clf.n_iter_ < 500
     assert len(clf.loss_curve_) == clf.n_iter_
     assert clf.best_loss_ == min(clf.loss_curve_)
-    assert clf.validation_loss_curve_ is None
+    assert clf.loss_ == clf.loss_curve_[-1]
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
 
 
 def test_early_stopping_restores_the_best_weights() -> None:
@@ -337,19 +348,18 @@ def test_early_stopping_restores_the_best_weights() -> None:
         random_state=0,
     ).fit(X, y)
     assert clf.stopped_early_ and clf.n_iter_ < 300
-    curve = clf.validation_loss_curve_
+    curve = clf.validation_scores_
     assert len(curve) == clf.n_iter_ == len(clf.loss_curve_)
-    assert clf.best_validation_loss_ == min(curve)
-    assert curve[-1] > min(curve)  # it overfitted before stopping...
-    # ...and the restored weights are those of the best epoch: recompute the validation loss
+    assert clf.best_loss_ is None  # as MLPClassifier: the validation score is what is watched
+    assert clf.best_validation_score_ == max(curve)
+    assert curve[-1] < max(curve)  # it overfitted before stopping...
+    # ...and the restored weights are those of the best epoch: recompute the validation score
     from sklearn.model_selection import train_test_split
 
     rng = np.random.RandomState(0)
     split_seed = rng.randint(0, 2**31 - 1, size=3)[2]
-    _, x_val, _, y_val = train_test_split(
-        X.astype(np.float32), y, test_size=30, random_state=int(split_seed), stratify=y
-    )
-    assert clf.model_.evaluate(x_val, y_val)["loss"] == pytest.approx(min(curve), rel=1e-6)
+    _, x_val, _, y_val = train_test_split(X, y, test_size=30, random_state=int(split_seed), stratify=y)
+    assert clf.score(x_val, y_val) == max(curve)
 
 
 def test_user_callbacks_see_the_model(classification) -> None:
@@ -398,14 +408,14 @@ def test_partial_fit_with_early_stopping_stops_and_restores() -> None:
         if clf.stopped_early_:
             break
     assert clf.stopped_early_ and calls < 200
-    assert len(clf.validation_loss_curve_) == calls
+    assert len(clf.validation_scores_) == calls
     pool = clf._incremental
     assert pool.pool_size == 20 * min(calls, 100)  # 20% of each 100-sample call
     # the restored weights are the best on the final pool
     x_pool, y_pool = np.concatenate(pool.x_pool), np.concatenate(pool.target_pool)
-    restored = clf.model_.evaluate(x_pool, y_pool)["loss"]
-    assert restored == pytest.approx(clf.best_validation_loss_, rel=1e-6)
-    assert restored <= clf.validation_loss_curve_[-1] + 1e-9
+    restored = clf.score(x_pool, y_pool)
+    assert restored == clf.best_validation_score_
+    assert restored >= clf.validation_scores_[-1]
     n_iter = clf.n_iter_
     with pytest.warns(UserWarning, match="stopped early"):
         clf.partial_fit(X[:100], y[:100])

@@ -15,7 +15,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
 
 from nnscratch.core.layers import Conv2D, Dense, Flatten, GlobalAvgPool2D, MaxPool2D  # noqa: E402
 from nnscratch.sklearn import NetClassifier, NetRegressor  # noqa: E402
@@ -122,6 +122,7 @@ def test_conv_regressor_learns_image_brightness(digits) -> None:
         input_shape=(1, 8, 8),
         learning_rate_init=0.01,
         max_iter=30,
+        batch_size=32,
         random_state=0,
     )
     reg.fit(scaled(X_train).reshape(-1, 1, 8, 8), target(X_train))
@@ -176,19 +177,12 @@ def test_image_shaped_X_must_match_input_shape(digits) -> None:
         clf.predict(scaled(X_test)[:, :63])
 
 
-#: The spec path meets scikit-learn's estimator contract as the hidden_layer_sizes path does
-#: (float64: see test_sklearn_checks.py for the float32 resolution caveats). The checks' data
-#: have any number of features, so the spec is dense.
-SPEC_SMALL = dict(
-    layers="dense:16,relu",
-    learning_rate_init=0.01,
-    max_iter=60,
-    random_state=0,
-    dtype=np.float64,
-)
+#: The spec path meets scikit-learn's estimator contract as the hidden_layer_sizes path does.
+#: The checks' data have any number of features, so the spec is dense.
+SPEC_SMALL = dict(layers="dense:16,relu", learning_rate_init=0.01, max_iter=60, random_state=0)
 
 
-@parametrize_with_checks([NetClassifier(**SPEC_SMALL), NetRegressor(**SPEC_SMALL)])
-def test_spec_estimators_pass_sklearn_checks(estimator, check, monkeypatch) -> None:
+@pytest.mark.parametrize("make", [NetClassifier, NetRegressor])
+def test_spec_estimators_pass_sklearn_checks(make, monkeypatch) -> None:
     monkeypatch.setenv("SCIPY_ARRAY_API", "1")  # runs the array-API check (see test_sklearn_checks)
-    check(estimator)
+    check_estimator(make(**SPEC_SMALL))  # raises on the first failed check
