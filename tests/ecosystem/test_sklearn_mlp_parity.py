@@ -320,3 +320,24 @@ def test_poisson_regression() -> None:
     assert reg.score(X, y) >= mlp.score(X, y) - 0.05
     with pytest.raises(ValueError, match="negative which is not allowed for Poisson"):
         NetRegressor(loss="poisson").fit(X, -y - 1.0)
+
+
+def test_resuming_with_another_solver_uses_that_solver() -> None:
+    X, y = _data("multiclass")
+    clf = NetClassifier(solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
+    clf.set_params(solver="adam", beta_1=0.5).partial_fit(X, y)
+    assert clf.model_.optimizer.name == "adam" and clf.model_.optimizer.beta1 == 0.5
+    warm = NetClassifier(max_iter=3, warm_start=True, random_state=0).fit(X, y)
+    adam = warm.model_.optimizer
+    warm.set_params(beta_2=0.9).fit(X, y)  # same kind: its moments are kept
+    assert warm.model_.optimizer is adam and adam.beta2 == 0.9
+    warm.set_params(solver="sgd", momentum=0.0).fit(X, y)
+    assert warm.model_.optimizer.name == "sgd"
+
+
+def test_absurd_sizes_are_refused_before_any_allocation() -> None:
+    X, y = _data("multiclass")
+    with pytest.raises(MemoryError, match=r"of 7,000,000,000,003 parameters \(3-10+-3\) needs"):
+        NetClassifier(hidden_layer_sizes=(10**12,), max_iter=1).fit(X[:, :3], y)
+    with pytest.warns(UserWarning, match="batch_size=500 is larger than the 120"):
+        NetClassifier(hidden_layer_sizes=(4,), batch_size=500, max_iter=1).fit(X, y)

@@ -32,6 +32,7 @@ from ..core.spec import build_network, parse_layers
 from ..core.validation import check_finite
 from ..model import Model
 from ..training.callbacks import Callback
+from ..training.memory import check_memory
 from ..training.optimizers import OPTIMIZERS, Optimizer
 from ..training.regularizers import L2
 from ..training.threads import Threads, check_threads
@@ -522,6 +523,14 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
         if cfg.layers is not None:
             network = self._spec_network(cfg, n_features, n_outputs, dtype, seed)
         else:
+            widths = [n_features, *cfg.hidden, n_outputs]
+            n_params = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+            # the weights, their gradients and up to two optimizer slots (Adam's moments)
+            check_memory(
+                4 * n_params * np.dtype(dtype).itemsize,
+                f"a network of {n_params:,} parameters ({'-'.join(map(str, widths))})",
+                "use smaller hidden_layer_sizes",
+            )
             layers: list[Layer] = []
             for width, act in zip(cfg.hidden, cfg.activations, strict=True):
                 init = default_initializer(act.name)
@@ -648,6 +657,13 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
         return np.ones(n) if weights is None else weights / weights.mean()
 
     def _batch_size(self, cfg: Config, n: int) -> int:
+        if cfg.batch_size != "auto" and int(cfg.batch_size) > n:
+            warnings.warn(
+                f"batch_size={cfg.batch_size} is larger than the {n} training samples; it is "
+                "clipped to the sample count",
+                UserWarning,
+                stacklevel=4,
+            )
         size = min(200, n) if cfg.batch_size == "auto" else min(int(cfg.batch_size), n)
         if cfg.batch_norm:
             if n < 2:
@@ -777,10 +793,10 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
             self._reset_fitted_state(cfg)
             self.model_ = self._build_model(cfg, X.shape[1], X.dtype, init_seed)
             self.input_shape_ = cfg.input_shape
-        elif cfg.solver.stochastic and isinstance(self.solver, str):
-            if type(self.model_.optimizer).__name__ != type(make_optimizer(cfg.solver)).__name__:
-                self.model_.optimizer = make_optimizer(cfg.solver)
-            self.model_.optimizer.learning_rate = cfg.solver.learning_rate_init
+        elif cfg.solver.stochastic:
+            self._ensure_optimizer(cfg)
+            if isinstance(self.solver, str):
+                self.model_.optimizer.learning_rate = cfg.solver.learning_rate_init
         if self._sample_dependent():
             X, y_enc, weights = self._as_sample_set(cfg, X, y_enc, weights)
         X = self._for_network(X)
@@ -794,6 +810,20 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
         finally:
             drop_scratch(self.model_.network)
         return self
+
+    def _ensure_optimizer(self, cfg: Config) -> None:
+        """Training resumes with the optimizer ``solver`` names: the model keeps its own
+        (and its state) while it is of the same kind, and gets a fresh one when ``solver`` was
+        changed since (e.g. after an L-BFGS fit)."""
+        wanted = make_optimizer(cfg.solver)
+        current = self.model_.optimizer
+        if type(current) is not type(wanted) or current.config() != wanted.config():
+            if type(current) is not type(wanted) or isinstance(self.solver, Optimizer):
+                self.model_.optimizer = wanted
+            else:  # same kind, new hyper-parameters (betas, momentum): keep the state
+                for name, value in wanted.config().items():
+                    if name != "learning_rate" and hasattr(current, name):
+                        setattr(current, name, value)
 
     def _sample_dependent(self) -> bool:
         """Whether a sample's gradient depends on the other samples of its batch (batch norm)
@@ -919,6 +949,7 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
             self.input_shape_ = cfg.input_shape
         else:  # the model continues its own random stream
             fit_seed, split_seed = None, None
+            self._ensure_optimizer(cfg)
             if not hasattr(self, "loss_curve_"):  # fitted by lbfgs before
                 self._reset_fitted_state(cfg)
         X = self._for_network(X)

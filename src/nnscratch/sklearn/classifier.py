@@ -102,7 +102,7 @@ class NetClassifier(ClassifierMixin, BaseNet):  # type: ignore[misc]  # scikit-l
         Multiplies the sample weights by the weight of each sample's class (single-label).
     l2 : float, default 0.0
         L2 strength in Nielsen's form lambda/(2n) sum ||W||^2, n the total sample weight of the
-        training set (the form ``alpha`` had before 0.2), added to ``alpha``'s term.
+        training set (the form ``alpha`` had in nnscratch 0.1), added to ``alpha``'s term.
     layers : str or None, default None
         The hidden part of the network as a text spec (``nnscratch.core.spec``), e.g.
         ``"conv:8x3,relu,maxpool:2,flatten,dense:32,relu"``; the estimator appends its output
