@@ -63,11 +63,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from . import __version__
+from .core._types import Array
 from .core.activations import (
     ELU,
     GELU,
@@ -90,6 +91,7 @@ from .core.layers import (
     Dropout,
     Flatten,
     GlobalAvgPool2D,
+    Layer,
     MaxPool2D,
     Reshape,
 )
@@ -99,6 +101,7 @@ from .model import Model
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnx
+    from onnx import ModelProto
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -147,8 +150,8 @@ class _GraphBuilder:
     def __init__(self, onnx_module: Any) -> None:
         self.onnx = onnx_module
         self.helper = onnx_module.helper
-        self.nodes: list = []
-        self.initializers: list = []
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
         self._used: set[str] = set()
 
     def name(self, base: str) -> str:
@@ -159,7 +162,7 @@ class _GraphBuilder:
         self._used.add(candidate)
         return candidate
 
-    def constant(self, base: str, value: np.ndarray | float) -> str:
+    def constant(self, base: str, value: Array | float) -> str:
         array = np.asarray(value, dtype=np.float32)
         name = self.name(base)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
@@ -193,11 +196,12 @@ def _activation(graph: _GraphBuilder, act: Activation, x: str, prefix: str, wher
         return graph.node("Sigmoid", [x], f"{prefix}/sigmoid")
     if kind is Tanh:
         return graph.node("Tanh", [x], f"{prefix}/tanh")
-    if kind is LeakyReLU:
+    # ``type(act) is C`` (not ``kind is C``) lets a type checker see the class's attributes
+    if type(act) is LeakyReLU:
         return graph.node("LeakyRelu", [x], f"{prefix}/leaky_relu", alpha=float(act.alpha))
-    if kind is ELU:
+    if type(act) is ELU:
         return graph.node("Elu", [x], f"{prefix}/elu", alpha=float(act.alpha))
-    if kind is SELU:
+    if type(act) is SELU:
         return graph.node(
             "Selu", [x], f"{prefix}/selu", alpha=float(act.alpha), gamma=float(act.scale)
         )
@@ -205,7 +209,7 @@ def _activation(graph: _GraphBuilder, act: Activation, x: str, prefix: str, wher
         return graph.node("Softplus", [x], f"{prefix}/softplus")
     if kind is Softmax:
         return graph.node("Softmax", [x], f"{prefix}/softmax", axis=-1)
-    if kind is GELU:
+    if type(act) is GELU:
         return _gelu(graph, act, x, f"{prefix}/gelu")
     raise ValueError(
         f"{where}: activation {kind.__name__} ({getattr(act, 'name', '?')!r}) has no ONNX "
@@ -236,47 +240,50 @@ def _gelu(graph: _GraphBuilder, act: GELU, x: str, prefix: str) -> str:
     return graph.node("Mul", [t, half], f"{prefix}/out")
 
 
-def _batch_norm_to_fold(layers: list, i: int) -> int | None:
-    """The index of the ``BatchNorm`` that can be folded into layer ``i`` (a ``Dense`` or
+def _batch_norm_to_fold(layers: list[Layer], i: int) -> tuple[int, BatchNorm] | None:
+    """(index, layer) of the ``BatchNorm`` that can be folded into layer ``i`` (a ``Dense`` or
     ``Conv2D``): the next layer that is not a ``Dropout`` (the identity at inference), when
     layer ``i`` has no activation; None otherwise."""
-    if type(layers[i].activation) is not Identity:
+    layer = layers[i]
+    if not isinstance(layer, (Dense, Conv2D)) or type(layer.activation) is not Identity:
         return None
     following = i + 1
     while following < len(layers) and type(layers[following]) is Dropout:
         following += 1
-    if following < len(layers) and type(layers[following]) is BatchNorm:
-        return following
+    if following < len(layers):
+        bn = layers[following]
+        if type(bn) is BatchNorm:
+            return following, bn
     return None
 
 
-def _fold_batch_norm(
-    weights: np.ndarray, bias: np.ndarray, bn: BatchNorm, axis: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _fold_batch_norm(weights: Array, bias: Array, bn: BatchNorm, axis: int) -> tuple[Array, Array]:
     """(W', b') for ``bn`` applied after W, b: W' = W s along the output ``axis`` of W,
     b' = (b - mean) s + beta, s = gamma / sqrt(var + eps), in float64."""
-    scale = bn.gamma.value.astype(np.float64) / np.sqrt(bn.running_var.astype(np.float64) + bn.eps)
+    gamma, beta = _built(bn.gamma).value, _built(bn.beta).value
+    running_mean, running_var = _built(bn.running_mean), _built(bn.running_var)
+    scale = gamma.astype(np.float64) / np.sqrt(running_var.astype(np.float64) + bn.eps)
     shape = [1] * weights.ndim
     shape[axis] = -1
-    shift = (bias - bn.running_mean.astype(np.float64)) * scale + bn.beta.value
+    shift = (bias - running_mean.astype(np.float64)) * scale + beta
     return weights * scale.reshape(shape), shift
 
 
 def _conv(
-    graph: _GraphBuilder, layer: Conv2D, x: str, index: int, bn: tuple[int, BatchNorm] | None
+    graph: _GraphBuilder, layer: Conv2D, x: str, index: int, fold: tuple[int, BatchNorm] | None
 ) -> str:
-    """Append the ``Conv`` node of ``layer`` (and of ``bn`` = (its index, the BatchNorm)
+    """Append the ``Conv`` node of ``layer`` (and of ``fold`` = (the index, the BatchNorm)
     folded into it per output channel, in float64) applied to ``x``; return the result's
     name (before the activation)."""
-    weights = layer.W.value.astype(np.float64)
+    weights = _built(layer.W).value.astype(np.float64)
     bias = (
         layer.b.value.astype(np.float64)
-        if layer.use_bias
+        if layer.b is not None  # set by build exactly when use_bias
         else np.zeros(layer.channels, dtype=np.float64)
     )
     folded = ""
-    if bn is not None:
-        bn_index, bn = bn
+    if fold is not None:
+        bn_index, bn = fold
         weights, bias = _fold_batch_norm(weights, bias, bn, axis=0)
         folded = f"+bn{bn_index}"
     w = graph.constant(f"layer{index}{folded}/W", weights)
@@ -290,6 +297,17 @@ def _conv(
         strides=list(layer.stride),
         pads=[top, left, bottom, right],
     )
+
+
+_T = TypeVar("_T")
+
+
+def _built(value: _T | None) -> _T:
+    """A parameter, array or shape of the built network: ``to_onnx`` refuses a network that
+    is not built, and only then are they None."""
+    if value is None:
+        raise ValueError("the network is not built yet: build it (or fit the model) first")
+    return value
 
 
 def _resolve(obj: object) -> tuple[Sequential, Loss | None, dict[str, str]]:
@@ -365,45 +383,46 @@ def to_onnx(
         layer = layers[i]
         kind = type(layer)
         where = f"layer {i} ({kind.__name__}: {layer.describe()})"
-        if kind is Dropout:  # the identity at inference
+        # exact types (``type(layer) is C``, which also tells a type checker the class): a
+        # subclass may compute something else
+        if type(layer) is Dropout:  # the identity at inference
             i += 1
             continue
-        if kind is Dense:
-            weights = layer.W.value.astype(np.float64)
-            bias = layer.b.value.astype(np.float64)
-            following = _batch_norm_to_fold(layers, i)
+        if type(layer) is Dense:
+            weights = _built(layer.W).value.astype(np.float64)
+            bias = _built(layer.b).value.astype(np.float64)
+            fold = _batch_norm_to_fold(layers, i)
             folded = ""
-            if following is not None:
-                weights, bias = _fold_batch_norm(weights, bias, layers[following], axis=1)
-                folded = f"+bn{following}"
+            if fold is not None:
+                weights, bias = _fold_batch_norm(weights, bias, fold[1], axis=1)
+                folded = f"+bn{fold[0]}"
             w = graph.constant(f"layer{i}{folded}/W", weights)
             b = graph.constant(f"layer{i}{folded}/b", bias)
             current = graph.node("Gemm", [current, w, b], f"layer{i}/dense")
             current = _activation(graph, layer.activation, current, f"layer{i}", where)
-            i = i + 1 if following is None else following + 1
+            i = i + 1 if fold is None else fold[0] + 1
             continue
-        if kind is ActivationLayer:
+        if type(layer) is ActivationLayer:
             current = _activation(graph, layer.activation, current, f"layer{i}", where)
-        elif kind is BatchNorm:
+        elif type(layer) is BatchNorm:
             inputs = [current]
             for key, array in (
-                ("scale", layer.gamma.value),
-                ("bias", layer.beta.value),
-                ("mean", layer.running_mean),
-                ("var", layer.running_var),
+                ("scale", _built(layer.gamma).value),
+                ("bias", _built(layer.beta).value),
+                ("mean", _built(layer.running_mean)),
+                ("var", _built(layer.running_var)),
             ):
                 inputs.append(graph.constant(f"layer{i}/bn_{key}", array))
             current = graph.node(
                 "BatchNormalization", inputs, f"layer{i}/batch_norm", epsilon=float(layer.eps)
             )
-        elif kind is Conv2D:
-            following = _batch_norm_to_fold(layers, i)
-            bn = None if following is None else (following, layers[following])
-            current = _conv(graph, layer, current, i, bn)
+        elif type(layer) is Conv2D:
+            fold = _batch_norm_to_fold(layers, i)
+            current = _conv(graph, layer, current, i, fold)
             current = _activation(graph, layer.activation, current, f"layer{i}", where)
-            i = i + 1 if following is None else following + 1
+            i = i + 1 if fold is None else fold[0] + 1
             continue
-        elif kind in (MaxPool2D, AvgPool2D):
+        elif type(layer) is MaxPool2D or type(layer) is AvgPool2D:
             top, bottom, left, right = layer.pads()
             options = {"count_include_pad": 1} if kind is AvgPool2D else {}
             current = graph.node(
@@ -416,13 +435,13 @@ def to_onnx(
                 ceil_mode=0,
                 **options,
             )
-        elif kind is GlobalAvgPool2D:
+        elif type(layer) is GlobalAvgPool2D:
             current = graph.node("GlobalAveragePool", [current], f"layer{i}/global_avg_pool")
             current = graph.node("Flatten", [current], f"layer{i}/flatten", axis=1)
-        elif kind is Flatten:
+        elif type(layer) is Flatten:
             current = graph.node("Flatten", [current], f"layer{i}/flatten", axis=1)
-        elif kind is Reshape:
-            shape = graph.integers(f"layer{i}/shape", [-1, *layer.output_shape])
+        elif type(layer) is Reshape:
+            shape = graph.integers(f"layer{i}/shape", [-1, *_built(layer.output_shape)])
             current = graph.node("Reshape", [current, shape], f"layer{i}/reshape")
         else:
             raise ValueError(
@@ -447,12 +466,20 @@ def to_onnx(
     onnx_graph = helper.make_graph(
         graph.nodes,
         "nnscratch",
-        [helper.make_tensor_value_info(input_name, float32, ["batch", *network.input_shape])],
-        [helper.make_tensor_value_info(output_name, float32, ["batch", *network.output_shape])],
+        [
+            helper.make_tensor_value_info(
+                input_name, float32, ["batch", *_built(network.input_shape)]
+            )
+        ],
+        [
+            helper.make_tensor_value_info(
+                output_name, float32, ["batch", *_built(network.output_shape)]
+            )
+        ],
         initializer=graph.initializers,
     )
     opset_imports = [helper.make_opsetid("", int(opset))]
-    proto = helper.make_model(
+    proto: ModelProto = helper.make_model(
         onnx_graph,
         opset_imports=opset_imports,
         producer_name="nnscratch",
@@ -476,7 +503,7 @@ def to_onnx(
 
 def export_onnx(
     model: Model | Sequential | Any,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     opset: int = DEFAULT_OPSET,
     input_name: str = "input",
@@ -497,7 +524,7 @@ def export_onnx(
 
 
 def export_model_file(
-    model_path: str | os.PathLike, onnx_path: str | os.PathLike, **options: Any
+    model_path: str | os.PathLike[str], onnx_path: str | os.PathLike[str], **options: Any
 ) -> str:
     """Load an nnscratch model file (``Model.save``) and export it to ``onnx_path``.
 

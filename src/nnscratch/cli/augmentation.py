@@ -99,7 +99,7 @@ def canonical_augment(text: str) -> str | None:
     return ",".join(_one(i, p) for i, p in enumerate(parts, start=1))
 
 
-def build_augment(canonical: str | None, image_shape: tuple[int, ...]) -> Augmenter | None:
+def build_augment(canonical: str | None, image_shape: tuple[int, int, int]) -> Augmenter | None:
     """The transform that ``canonical`` (from ``canonical_augment``) names, for images of
     ``image_shape`` (``(C, H, W)``; flat rows of C*H*W values are read as such images)."""
     text = None if canonical is None else canonical_augment(canonical)

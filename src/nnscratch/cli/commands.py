@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import shlex
 from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
 
+from ..core._types import Array
 from ..core.activations import ACTIVATIONS
 from ..core.losses import LOSSES
 from ..core.network import Sequential
 from ..data import DATASET_NAMES
 from ..model import Model
 from . import sources
-
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; the lock file's existence is the lock
-    fcntl = None
-
 from .shared import (
+    _built_width,
     _check_compatible,
     _metrics,
     _model_x,
+    _n_inputs,
+    _n_outputs,
     _plots,
     _print_metrics,
     _write_json,
@@ -38,6 +38,12 @@ def _load_model(path: str) -> Model:
     return Model.load(path)
 
 
+@overload
+def _check_out(out: str) -> Path: ...
+@overload
+def _check_out(out: None) -> None: ...
+@overload
+def _check_out(out: str | None) -> Path | None: ...
 def _check_out(out: str | None) -> Path | None:
     """The --out folder, refused before any work if a file is in its way or it cannot be
     written; it is created only when there is something to write."""
@@ -61,7 +67,7 @@ def _make_out(path: Path) -> None:
         raise OSError(f"cannot create the --out folder {path} ({exc.strerror})") from None
 
 
-def evaluate(args) -> int:
+def evaluate(args: argparse.Namespace) -> int:
     out = _check_out(args.out)
     model = _load_model(args.model)
     spec, options = _run_data(Path(args.model).parent, args)
@@ -83,7 +89,7 @@ def evaluate(args) -> int:
     return 0
 
 
-def _npz_rows(path: Path, n_features: int) -> tuple[str, np.ndarray]:
+def _npz_rows(path: Path, n_features: int) -> tuple[str, Array]:
     """The array to predict from an .npz archive: ``x``, or its only array."""
     import zipfile
 
@@ -97,19 +103,19 @@ def _npz_rows(path: Path, n_features: int) -> tuple[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as archive:
             names = list(archive.files)
             key = "x" if "x" in names else (names[0] if len(names) == 1 else None)
-            x = archive[key] if key is not None else None
+            x = None if key is None else np.asarray(archive[key])
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path} is not a readable .npz archive ({exc})") from None
     if not names:
         raise ValueError(f"{path} holds no arrays; {expected}")
-    if key is None:
+    if key is None or x is None:
         raise ValueError(
             f"{path} holds arrays {sorted(names)} but none named x; save the rows to predict as x"
         )
     return key, x
 
 
-def _check_rows(x: np.ndarray, what: str, n_features: int) -> np.ndarray:
+def _check_rows(x: Array, what: str, n_features: int) -> Array:
     """``x`` as rows of ``n_features`` finite numbers, or an error that names ``what``."""
     rows = f"rows of shape (n, {n_features})"
     if x.ndim == 0:
@@ -134,11 +140,11 @@ def _check_rows(x: np.ndarray, what: str, n_features: int) -> np.ndarray:
     return x
 
 
-def _read_inputs(paths: list[str], n_features: int) -> list[tuple[list[str], np.ndarray]]:
+def _read_inputs(paths: list[str], n_features: int) -> list[tuple[list[str], Array]]:
     """Every input of ``predict`` as (labels, rows), all read and checked before any output."""
     from ..data.images import load_digit_image
 
-    inputs = []
+    inputs: list[tuple[list[str], Array]] = []
     for name in paths:
         path = Path(name)
         suffix = path.suffix.lower()
@@ -164,9 +170,9 @@ def _read_inputs(paths: list[str], n_features: int) -> list[tuple[list[str], np.
     return inputs
 
 
-def predict(args) -> int:
+def predict(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
-    for labels, rows in _read_inputs(args.inputs, model.network.input_dim):
+    for labels, rows in _read_inputs(args.inputs, _n_inputs(model)):
         x = _model_x(model, rows)
         if model.loss.classification:
             proba = model.predict_proba(x)
@@ -180,7 +186,7 @@ def predict(args) -> int:
     return 0
 
 
-def summary(args) -> int:
+def summary(args: argparse.Namespace) -> int:
     from ..core.spec import format_layers
 
     model = _load_model(args.model)
@@ -213,7 +219,7 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
 
 
-def _gradcheck_targets(rng, loss: str, n: int, outputs: int) -> np.ndarray:
+def _gradcheck_targets(rng: np.random.Generator, loss: str, n: int, outputs: int) -> Array:
     if loss.startswith("binary"):
         return rng.uniform(size=(n, outputs))
     if loss.endswith("cross_entropy"):
@@ -221,14 +227,16 @@ def _gradcheck_targets(rng, loss: str, n: int, outputs: int) -> np.ndarray:
     return rng.normal(size=(n, outputs))
 
 
-def _random_biases(net: Sequential, rng) -> Sequential:
+def _random_biases(net: Sequential, rng: np.random.Generator) -> Sequential:
     for p in net.parameters():  # random biases keep pre-activations off ReLU's kink
         if p.kind == "bias":
             p.value[...] = rng.normal(scale=0.5, size=p.shape)
     return net
 
 
-def _gradcheck_row(net, x, y, loss: str, label: str) -> tuple[float, bool]:
+def _gradcheck_row(
+    net: Sequential, x: Array, y: Array, loss: str, label: str
+) -> tuple[float, bool]:
     from ..core.gradcheck import gradient_check
 
     result = gradient_check(net, x, y, loss)
@@ -248,9 +256,10 @@ def _spec_check_network(spec: str, shape: tuple[int, ...], loss: str, seed: int)
     head = {"binary_cross_entropy": "sigmoid", "categorical_cross_entropy": "softmax"}.get(loss)
     try:
         net = build_network(spec, shape, seed=seed, dtype=np.float64)
-        if len(net.output_shape) != 1:
+        out_shape = net.output_shape or ()  # None only before build, which build_network did
+        if len(out_shape) != 1:
             raise ValueError(
-                f"the network ends with outputs of shape {'x'.join(map(str, net.output_shape))}; "
+                f"the network ends with outputs of shape {'x'.join(map(str, out_shape))}; "
                 "a loss needs flat outputs: end the spec with dense:N (or flatten, or gap)"
             )
         if head is not None:
@@ -260,7 +269,7 @@ def _spec_check_network(spec: str, shape: tuple[int, ...], loss: str, seed: int)
     return net
 
 
-def gradcheck(args) -> int:
+def gradcheck(args: argparse.Namespace) -> int:
     from ..core.layers import Dense
 
     head = {"binary_cross_entropy": "sigmoid", "categorical_cross_entropy": "softmax"}
@@ -288,7 +297,7 @@ def gradcheck(args) -> int:
             raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}")
     rng = np.random.default_rng(args.seed)
     if args.layers is not None:
-        shape = args.input_shape or (args.inputs,)
+        shape: tuple[int, ...] = args.input_shape or (args.inputs,)
         nets = [_spec_check_network(args.layers, shape, loss, args.seed) for loss in losses]
         x = rng.normal(size=(args.batch_size, *shape))
         print(f"network {args.layers} on {args.batch_size} samples of shape {_shape(shape)}")
@@ -296,7 +305,7 @@ def gradcheck(args) -> int:
         worst, failures = 0.0, 0
         for net, loss in zip(nets, losses, strict=True):
             _random_biases(net, rng)
-            y = _gradcheck_targets(rng, loss, args.batch_size, net.output_dim)
+            y = _gradcheck_targets(rng, loss, args.batch_size, _built_width(net.output_dim))
             error, passed = _gradcheck_row(net, x, y, loss, "--layers")
             worst, failures = max(worst, error), failures + (not passed)
         print(
@@ -334,7 +343,7 @@ def gradcheck(args) -> int:
 
 
 # -- datasets --------------------------------------------------------------------------------
-def datasets(args) -> int:
+def datasets(args: argparse.Namespace) -> int:
     from ..data import load_dataset
 
     if args.action == "list":
@@ -371,7 +380,7 @@ def datasets(args) -> int:
 
 
 # -- plot ------------------------------------------------------------------------------------
-def _read_record(path: Path) -> dict:
+def _read_record(path: Path) -> dict[str, Any]:
     """A run folder's JSON record, {} when there is none."""
     if not path.exists():
         return {}
@@ -384,16 +393,17 @@ def _read_record(path: Path) -> dict:
     return record if isinstance(record, dict) else {}
 
 
-def _run_data(folder: Path, args) -> tuple[str | None, dict]:
+def _run_data(folder: Path, args: argparse.Namespace) -> tuple[str | None, dict[str, Any]]:
     """The data a run was trained on, as ``sources.load`` takes it: the spec and the options.
 
     run.json (written by ``train``) records the settings; metrics.json the data's path (since
     this version) and its name; --data and --data-dir win over both."""
 
     record = _read_record(folder / "run.json")
-    settings = record.get("settings") if isinstance(record.get("settings"), dict) else {}
+    recorded_settings = record.get("settings")
+    settings: dict[str, Any] = recorded_settings if isinstance(recorded_settings, dict) else {}
     metrics = _read_record(folder / "metrics.json")
-    options = {"seed": settings.get("seed") or 0}
+    options: dict[str, Any] = {"seed": settings.get("seed") or 0}
     data_dir = args.data_dir or record.get("data_dir")
     if args.data is not None:
         return args.data, {**options, "data_dir": data_dir}
@@ -417,7 +427,7 @@ def _run_data(folder: Path, args) -> tuple[str | None, dict]:
 
 def _nothing_to_draw(model: Model) -> str | None:
     """Why ``_plots`` would draw nothing for this model, or None when it draws something."""
-    if len(model.history) or (model.classifier and model.network.output_dim > 1):
+    if len(model.history) or (model.classifier and _n_outputs(model) > 1):
         return None
     need, this = (
         ("two or more outputs", "has one output")
@@ -431,7 +441,7 @@ def _nothing_to_draw(model: Model) -> str | None:
     )
 
 
-def plot(args) -> int:
+def plot(args: argparse.Namespace) -> int:
     source = Path(args.source)
     out = _check_out(args.out)
     model_path = source / "model.npz" if source.is_dir() else source
@@ -481,17 +491,18 @@ def plot(args) -> int:
 
 
 # -- interfaces built elsewhere --------------------------------------------------------------
-def reproduce(args) -> int:
+def reproduce(args: argparse.Namespace) -> int:
     from ..experiments import run_all
 
-    out = _check_out(args.out)
+    folder: str = args.out  # it has a default
+    out = _check_out(folder)
     return run_all(out, fast=args.fast, data_dir=args.data_dir, only=args.only)
 
 
-def export(args) -> int:
+def export(args: argparse.Namespace) -> int:
     from ..onnx import export_model_file
 
-    options = {"output": args.output}
+    options: dict[str, Any] = {"output": args.output}
     if args.opset:
         options["opset"] = args.opset
     path = export_model_file(args.model, args.onnx_path, **options)
@@ -499,7 +510,7 @@ def export(args) -> int:
     return 0
 
 
-def playground(args) -> int:
+def playground(args: argparse.Namespace) -> int:
     from ..web import serve
 
     try:
@@ -509,7 +520,7 @@ def playground(args) -> int:
     return 0
 
 
-def bench(args) -> int:
+def bench(args: argparse.Namespace) -> int:
     _check_out(args.out)
     script = Path(__file__).resolve().parents[3] / "benchmarks" / "bench.py"
     if not script.exists():
@@ -519,7 +530,8 @@ def bench(args) -> int:
     import runpy
 
     bench_main = runpy.run_path(str(script), run_name="nnscratch_bench")["main"]
-    return bench_main(["--out", args.out] + (["--fast"] if args.fast else []))
+    # the script's main returns its exit code (0), as ``commands`` do
+    return int(bench_main(["--out", args.out] + (["--fast"] if args.fast else [])) or 0)
 
 
 __all__ = [

@@ -12,8 +12,13 @@ import math
 import os
 import sys
 import traceback
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from .. import __version__
+
+if TYPE_CHECKING:
+    from ..training.threads import Threads
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -24,14 +29,19 @@ EXIT_BROKEN_PIPE = 141
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line that says where to look."""
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _number(parse, accept, expected: str):
+_N = TypeVar("_N", int, float)
+
+
+def _number(
+    parse: Callable[[str], _N], accept: Callable[[_N], bool], expected: str
+) -> Callable[[str], _N]:
     """An argparse type: ``parse`` the text, then require ``accept(value)``."""
 
-    def convert(text: str):
+    def convert(text: str) -> _N:
         try:
             value = parse(text)
         except ValueError:
@@ -50,7 +60,7 @@ _fraction = _number(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 _non_negative = _number(float, lambda v: v >= 0 and _finite(v), "a finite number >= 0")
 
 
-def _threads(text: str):
+def _threads(text: str) -> Threads:
     """An argparse type: BLAS threads, 'auto' or a positive integer."""
     from ..training.threads import parse_threads
 
@@ -66,7 +76,7 @@ _THREADS_HELP = (
 )
 
 
-def _int_range(low: int, high: int):
+def _int_range(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: an integer from ``low`` to ``high`` inclusive."""
     return _number(int, lambda v: low <= v <= high, f"an integer from {low} to {high}")
 
@@ -77,7 +87,7 @@ _seed = _int_range(0, 2**32 - 1)
 _port = _int_range(0, 65535)
 
 
-def _layer_sizes(maximum: int):
+def _layer_sizes(maximum: int) -> Callable[[str], list[int]]:
     """An argparse type: comma-separated layer sizes, each from 1 to ``maximum``; "none", "-"
     or nothing at all mean no hidden layer. An empty element (``10,,20``, ``10,``) is refused
     rather than skipped: it is more likely a lost digit than an intended gap."""
@@ -204,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return p
 
-    hyphen = lambda names: sorted(n.replace("_", "-") for n in names)  # noqa: E731
+    def hyphen(names: Iterable[str]) -> list[str]:
+        return sorted(n.replace("_", "-") for n in names)
+
     t = command("train", "Train a network and save the model, its history, metrics and plots.")
     t.add_argument(
         "--data",

@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core._types import Array
 from ..model import Model
 from ..training.metrics import confusion_matrix, precision_recall_f1
 from . import sources
 
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; the lock file's existence is the lock
-    fcntl = None
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 OUTPUT_HEAD = {"categorical_cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
@@ -28,13 +28,13 @@ def _say(text: str = "", quiet: bool = False) -> None:
         print(text, flush=True)
 
 
-def _write_json(path: Path, data: dict) -> None:
+def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
     os.replace(tmp, path)
 
 
-def _json_default(value):
+def _json_default(value: object) -> object:
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
@@ -53,16 +53,36 @@ def _data_spec_of(data: sources.Data) -> str:
     return data.name
 
 
-def _metrics(model: Model, data: sources.Data) -> dict:
+def _built_width(width: int | None) -> int:
+    """A network's input or output width, which is None only before ``build``; every network
+    the commands meet was trained, loaded or built from a spec, so it is built."""
+    if width is None:
+        raise RuntimeError("the network is not built")
+    return width
+
+
+def _n_inputs(model: Model) -> int:
+    return _built_width(model.network.input_dim)
+
+
+def _n_outputs(model: Model) -> int:
+    return _built_width(model.network.output_dim)
+
+
+def _metrics(model: Model, data: sources.Data) -> dict[str, Any]:
     """Test loss and metrics, with per-class scores and the confusion matrix for classifiers.
 
     ``dataset`` is the data's short name; ``data`` is what ``nnscratch plot`` reloads it from."""
-    result = {"dataset": data.name, "data": _data_spec_of(data), "n_test": int(len(data.x_test))}
+    result: dict[str, Any] = {
+        "dataset": data.name,
+        "data": _data_spec_of(data),
+        "n_test": int(len(data.x_test)),
+    }
     x_test = _model_x(model, data.x_test)
     result.update(model.evaluate(x_test, _targets(model, data.y_test, data)))
-    if model.classifier and model.network.output_dim > 1:
+    k = _n_outputs(model)
+    if model.classifier and k > 1:
         predicted = model.predict(x_test)
-        k = model.network.output_dim
         scores = precision_recall_f1(data.y_test, predicted, n_classes=k)
         result.update(
             {
@@ -84,7 +104,7 @@ def _metrics(model: Model, data: sources.Data) -> dict:
     return result
 
 
-def _model_x(model: Model, x: np.ndarray) -> np.ndarray:
+def _model_x(model: Model, x: Array) -> Array:
     """Flat rows as the samples the model takes: a view of N x C x H x W for a network of
     images (the data stays flat in memory), ``x`` itself otherwise."""
     shape = model.network.input_shape
@@ -93,10 +113,12 @@ def _model_x(model: Model, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _targets(model: Model, y: np.ndarray, data: sources.Data) -> np.ndarray:
+def _targets(model: Model, y: Array, data: sources.Data) -> Array:
     """Labels as the loss wants them: one-hot rows for the binary cross-entropies."""
-    if model.loss.name.startswith("binary") and y.ndim == 1 and model.network.output_dim > 1:
-        return np.eye(model.network.output_dim, dtype=np.float32)[y]
+    k = _n_outputs(model)
+    if model.loss.name.startswith("binary") and y.ndim == 1 and k > 1:
+        one_hot: Array = np.eye(k, dtype=np.float32)[y]
+        return one_hot
     return y
 
 
@@ -106,18 +128,14 @@ def _check_compatible(model: Model, data: sources.Data, model_path: str) -> None
             f"the model {model_path} takes {model.network.input_dim} features but the data "
             f"{data.name!r} has {data.n_features}; use data of the kind it was trained on"
         )
-    if (
-        model.classifier
-        and data.y_test.dtype.kind in "iu"
-        and data.n_classes > model.network.output_dim
-    ):
+    if model.classifier and data.y_test.dtype.kind in "iu" and data.n_classes > _n_outputs(model):
         raise ValueError(
             f"the data {data.name!r} has {data.n_classes} classes but the model predicts "
             f"{model.network.output_dim}"
         )
 
 
-def _print_metrics(metrics: dict) -> None:
+def _print_metrics(metrics: dict[str, Any]) -> None:
     keys = [
         k
         for k in ("loss", "accuracy", "macro_precision", "macro_recall", "macro_f1")
@@ -142,7 +160,7 @@ def _plots(
     out: Path,
     fmt: str,
     quiet: bool,
-    metrics: dict | None = None,
+    metrics: dict[str, Any] | None = None,
 ) -> list[Path]:
     """The run's pictures in ``out``; ``metrics`` (from ``_metrics``) lends its confusion matrix,
     so the test set is not predicted a second time."""
@@ -155,15 +173,15 @@ def _plots(
         return []
     written: list[Path] = []
 
-    def save(fig, name):
+    def save(fig: Figure, name: str) -> None:
         path = out / f"{name}.{fmt}"
         plots.save_figure(fig, path)
         written.append(path)
 
     try:
         if len(model.history):
-            metrics = ("loss", "accuracy") if "accuracy" in model.history else ("loss",)
-            save(plots.plot_history(model.history, metrics=metrics), "history")
+            curves = ("loss", "accuracy") if "accuracy" in model.history else ("loss",)
+            save(plots.plot_history(model.history, metrics=curves), "history")
         convolutional = any(isinstance(layer, Conv2D) for layer in model.network.layers)
         if convolutional:  # instead of the dense first layer's weights
             label = data.y_test[0] if data.y_test.ndim == 1 else None
@@ -172,12 +190,13 @@ def _plots(
                 label = names[label] if names[label] == str(label) else f"{label}, {names[label]}"
             save(plots.plot_conv_kernels(model), "conv_kernels")
             save(plots.plot_feature_maps(model, data.x_test[0], label=label), "feature_maps")
-        if model.classifier and model.network.output_dim > 1:
+        k = _n_outputs(model)
+        if model.classifier and k > 1:
             if metrics is not None and "confusion_matrix" in metrics:
                 cm = np.array(metrics["confusion_matrix"])
             else:
                 predicted = model.predict(_model_x(model, data.x_test))
-                cm = confusion_matrix(data.y_test, predicted, model.network.output_dim)
+                cm = confusion_matrix(data.y_test, predicted, k)
             save(plots.plot_confusion_matrix(cm, class_names=data.class_names), "confusion_matrix")
             if data.image_shape is not None:
                 if not convolutional:
@@ -185,7 +204,9 @@ def _plots(
                         plots.plot_first_layer_weights(model, shape=data.image_shape),
                         "first_layer_weights",
                     )
-                if np.any(predicted != data.y_test):
+                # the confusion matrix counts a misclassified sample off its diagonal (the
+                # predictions themselves are not at hand when it came with ``metrics``)
+                if cm.sum() > np.trace(cm):
                     save(
                         plots.plot_most_confident_errors(
                             model, data.x_test, data.y_test, shape=data.image_shape

@@ -12,9 +12,11 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, overload
 
 import numpy as np
 
+from ..core._types import Array
 from ..data import DATASET_NAMES, load_dataset, train_val_split
 from ..data._memory import check_fits
 from ..data.errors import DataError, InvalidDatasetError
@@ -42,17 +44,17 @@ class Data:
     """Training and test arrays plus what the pictures and tables need to know."""
 
     name: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
+    x_train: Array
+    y_train: Array
+    x_test: Array
+    y_test: Array
     image_shape: tuple[int, int] | None = None
     class_names: tuple[str, ...] | None = None
     source: str = ""
 
     @property
     def n_features(self) -> int:
-        return self.x_train.shape[1]
+        return int(self.x_train.shape[1])
 
     @property
     def n_classes(self) -> int:
@@ -71,7 +73,7 @@ def load(
     """``spec`` is a dataset name (see ``nnscratch datasets list``) or a .csv/.npz path."""
     key = spec.strip().lower().replace("_", "-")
     if key in IMAGE_DATASETS:
-        options: dict = {"normalize": True}
+        options: dict[str, Any] = {"normalize": True}
         if key != "mnist-sample":
             options.update(path=data_dir, progress=True)
         ds = load_dataset(key, **options)
@@ -174,13 +176,15 @@ def _check_split_size(
     )
 
 
-def _split(x, y, seed, test_fraction):
+def _split(
+    x: Array, y: Array, seed: int, test_fraction: float
+) -> tuple[Array, Array, Array, Array]:
     return train_val_split(
         x, y, val_fraction=test_fraction, stratify=y.dtype.kind in "iu", seed=seed
     )
 
 
-def _read_npz(path: Path):
+def _read_npz(path: Path) -> tuple[Array, Array, Array, Array]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             names = list(archive.files)
@@ -228,19 +232,22 @@ def _read_npz(path: Path):
     return x_tr, y_tr, x_te, y_te
 
 
-def _check_npz_size(path: Path, archive, names: list[str]) -> None:
+def _check_npz_size(path: Path, archive: np.lib.npyio.NpzFile, names: list[str]) -> None:
     """Refuse an archive whose arrays, as declared in their headers, do not fit in memory."""
     total = 0
-    entries = set(archive.zip.namelist()) if hasattr(archive, "zip") else set()
+    zipped = getattr(archive, "zip", None)  # NumPy sets it to None once the archive is closed
+    if not isinstance(zipped, zipfile.ZipFile):
+        return
+    entries = set(zipped.namelist())
     for name in names:
         entry = name + ".npy" if name + ".npy" in entries else name
         if entry in entries:
-            total += archive.zip.getinfo(entry).file_size
+            total += zipped.getinfo(entry).file_size
     if total:
         check_fits(total, f"{path}: its arrays, {total:,} bytes uncompressed,")
 
 
-def _same_length(path: Path, x: np.ndarray, y: np.ndarray, xname: str, yname: str) -> None:
+def _same_length(path: Path, x: Array, y: Array, xname: str, yname: str) -> None:
     if len(x) != len(y) or len(x) == 0:
         raise InvalidDatasetError(
             f"{path}: need {xname} of shape (n, features) and {yname} of shape (n,) with "
@@ -248,8 +255,8 @@ def _same_length(path: Path, x: np.ndarray, y: np.ndarray, xname: str, yname: st
         )
 
 
-def _features(x, path: Path, name: str) -> np.ndarray:
-    x = np.asarray(x)
+def _features(values: object, path: Path | str, name: str) -> Array:
+    x = np.asarray(values)
     if x.dtype.kind not in "biuf":
         raise InvalidDatasetError(f"{path}: {name} must hold numbers, got {x.dtype}")
     if x.ndim > 2 and len(x):
@@ -270,10 +277,10 @@ def _features(x, path: Path, name: str) -> np.ndarray:
 
 
 def _targets(
-    parts: list[tuple[np.ndarray, str]],
+    parts: list[tuple[Array, str]],
     where: Callable[[str, int], str],
     path: Path,
-) -> list[np.ndarray]:
+) -> list[Array]:
     """Check labels and decide between classification and regression for all parts at once.
 
     Numbers that are all integers are class labels 0..K-1 (returned as int64); anything
@@ -352,7 +359,13 @@ def _estimate_csv_bytes(path: Path, size: int) -> int:
     return int(size * values / max(sampled, 1)) * _BYTES_PER_VALUE
 
 
-def read_csv(path: str | os.PathLike, labelled: bool) -> tuple[np.ndarray, np.ndarray | None]:
+@overload
+def read_csv(path: str | os.PathLike[str], labelled: Literal[True]) -> tuple[Array, Array]: ...
+@overload
+def read_csv(path: str | os.PathLike[str], labelled: Literal[False]) -> tuple[Array, None]: ...
+@overload
+def read_csv(path: str | os.PathLike[str], labelled: bool) -> tuple[Array, Array | None]: ...
+def read_csv(path: str | os.PathLike[str], labelled: bool) -> tuple[Array, Array | None]:
     """A numeric CSV (an optional header row is skipped); with ``labelled`` the last column is
     the class label (integers 0..K-1) or, when any value is not an integer, a regression
     target.

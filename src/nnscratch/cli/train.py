@@ -4,6 +4,7 @@ checks made before the first epoch."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -11,11 +12,15 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from .. import __version__
+from ..core._types import Array
 from ..core.losses import LOSSES
 from ..core.network import Sequential, mlp
 from ..data import DATASET_NAMES
@@ -30,7 +35,9 @@ from . import sources
 try:
     import fcntl
 except ImportError:  # Windows: no flock; the lock file's existence is the lock
-    fcntl = None
+    _FLOCK = False
+else:
+    _FLOCK = True
 
 from .shared import (
     ADAPTIVE,
@@ -44,10 +51,19 @@ from .shared import (
     _write_json,
 )
 
+if TYPE_CHECKING:
+    from ..core.layers import Layer
+    from ..data.augment import Augmenter
+
+#: A run's settings (flag name -> value, as run.json keeps them) and its run.json record: JSON
+#: objects, whose values are of several types.
+Settings = dict[str, Any]
+Record = dict[str, Any]
+
 # -- train ------------------------------------------------------------------------------------
 #: What ``nnscratch train`` uses for a setting the user leaves out. None: decided by the data
 #: (hidden sizes, epochs), by the optimizer (learning rate) or not used (init, early stopping).
-TRAIN_DEFAULTS: dict = {
+TRAIN_DEFAULTS: Settings = {
     "data": "mnist-sample",
     "hidden": None,
     "activation": "relu",
@@ -101,10 +117,11 @@ class _RunLock:
     Creating the file is also the check that the folder is writable."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder, self.path, self.fd = folder, folder / LOCK_NAME, None
+        self.folder, self.path = folder, folder / LOCK_NAME
+        self.fd: int | None = None
 
     def acquire(self) -> None:
-        flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if fcntl is None else 0)
+        flags = os.O_RDWR | os.O_CREAT | (0 if _FLOCK else os.O_EXCL)
         while True:
             try:
                 fd = os.open(self.path, flags, 0o644)
@@ -115,7 +132,7 @@ class _RunLock:
                     f"the output folder {self.folder} is not writable ({exc.strerror}); "
                     "choose another --out"
                 ) from None
-            if fcntl is None:
+            if not _FLOCK:
                 break
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -135,7 +152,7 @@ class _RunLock:
         os.write(fd, f"{os.getpid()}\n".encode())
         self.fd = fd
 
-    def _in_use(self, hint: str) -> None:
+    def _in_use(self, hint: str) -> NoReturn:
         try:
             holder = self.path.read_text().strip() or "unknown"
         except OSError:
@@ -160,7 +177,7 @@ _INTERRUPT = {"pending": False}
 
 
 @contextlib.contextmanager
-def _signals_as_interrupt():
+def _signals_as_interrupt() -> Iterator[None]:
     """SIGTERM (``kill``, a scheduler's stop) ends training as Ctrl+C does: KeyboardInterrupt
     in the main thread, so the same code saves the run and says how to resume it. SIGINT is
     set to raise it too, even where the shell started us with SIGINT ignored.
@@ -170,7 +187,7 @@ def _signals_as_interrupt():
     request, and the run checkpoint raises it again at the end of the epoch."""
     _INTERRUPT["pending"] = False
 
-    def interrupt(signum, frame):
+    def interrupt(signum: int, frame: FrameType | None) -> NoReturn:
         _INTERRUPT["pending"] = True
         raise KeyboardInterrupt
 
@@ -194,14 +211,16 @@ class _RunCheckpoint(Callback):
     model in memory a state that a resumed run can continue bitwise, so only then may an
     interrupted run save it."""
 
-    def __init__(self, folder: Path, saved_epoch: int, early_stopping: EarlyStopping | None):
+    def __init__(
+        self, folder: Path, saved_epoch: int, early_stopping: EarlyStopping | None
+    ) -> None:
         self.folder, self.saved_epoch, self.early_stopping = folder, saved_epoch, early_stopping
         self.at_boundary = True
 
-    def on_epoch_begin(self, model, epoch) -> None:
+    def on_epoch_begin(self, model: Model, epoch: int) -> None:
         self.at_boundary = False
 
-    def on_epoch_end(self, model, epoch, logs) -> None:
+    def on_epoch_end(self, model: Model, epoch: int, logs: dict[str, float]) -> None:
         self.at_boundary = True
         self.save(model)
         if _INTERRUPT["pending"]:  # an interrupt that a finalizer swallowed: stop here
@@ -216,7 +235,8 @@ class _RunCheckpoint(Callback):
 
 def _run_files(folder: Path) -> tuple[list[Path], list[Path]]:
     """(files a run wrote, other entries) in ``folder``; the lock file is neither."""
-    ours, other = [], []
+    ours: list[Path] = []
+    other: list[Path] = []
     for path in sorted(folder.iterdir()):
         if path.name == LOCK_NAME:
             continue
@@ -253,7 +273,7 @@ def _new_run_folder(data_spec: str) -> Path:
             raise OSError(f"cannot create the run folder {folder} ({exc.strerror})") from None
 
 
-def _resolve_settings(settings: dict, data: sources.Data, quiet: bool) -> dict:
+def _resolve_settings(settings: Settings, data: sources.Data, quiet: bool) -> Settings:
     """Fill in the settings that depend on the data and the optimizer."""
     s = dict(settings)
     regression = data.y_train.dtype.kind == "f"
@@ -291,7 +311,7 @@ def _resolve_settings(settings: dict, data: sources.Data, quiet: bool) -> dict:
     return s
 
 
-def _command_line(settings: dict) -> str:
+def _command_line(settings: Settings) -> str:
     """The ``nnscratch train`` command that gives these settings (for run.json)."""
     words = ["nnscratch", "train"]
     for key, value in settings.items():
@@ -305,7 +325,7 @@ def _command_line(settings: dict) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def _check_train_flags(settings: dict) -> None:
+def _check_train_flags(settings: Settings) -> None:
     if settings["early_stopping"] and settings["validation_split"] == 0:
         raise ValueError(
             "--early-stopping watches the validation loss, but --validation-split is 0: "
@@ -327,13 +347,13 @@ RECORD_ORDER = (
 )
 
 
-def _write_record(folder: Path, record: dict) -> None:
+def _write_record(folder: Path, record: Record) -> None:
     """run.json: the run's settings (what --resume reads), its status and its yardsticks."""
     ordered = {key: record[key] for key in RECORD_ORDER if key in record}
     _write_json(folder / "run.json", {**ordered, **record})
 
 
-def _read_run_record(folder: Path) -> dict:
+def _read_run_record(folder: Path) -> Record:
     path = folder / "run.json"
     if not folder.is_dir():
         raise FileNotFoundError(f"no run folder {folder} to resume")
@@ -343,7 +363,9 @@ def _read_run_record(folder: Path) -> dict:
             f"'nnscratch train --out {shlex.quote(str(folder))}'"
         )
     try:
-        record = json.loads(path.read_text())
+        # only a JSON object gets past record["settings"] (a list, a string or a number
+        # raises TypeError there)
+        record: Record = json.loads(path.read_text())
         settings = record["settings"]
         if not isinstance(settings, dict):
             raise TypeError("settings is not an object")
@@ -353,7 +375,9 @@ def _read_run_record(folder: Path) -> dict:
     return record
 
 
-def _resume_settings(args, record: dict, folder: Path, data: sources.Data) -> dict:
+def _resume_settings(
+    args: argparse.Namespace, record: Record, folder: Path, data: sources.Data
+) -> Settings:
     """The recorded settings, checked against the flags given with --resume."""
     settings = _resolve_settings(record["settings"], data, quiet=True)
     requested = record.get("requested", {})
@@ -373,7 +397,7 @@ def _resume_settings(args, record: dict, folder: Path, data: sources.Data) -> di
     return settings
 
 
-def _flag_text(value) -> str:
+def _flag_text(value: object) -> str:
     return ",".join(map(str, value)) or "none" if isinstance(value, list) else str(value)
 
 
@@ -387,7 +411,7 @@ def _data_spec(spec: str) -> str:
     return spec
 
 
-def _check_memory_for(settings: dict, data: sources.Data, n_out: int) -> None:
+def _check_memory_for(settings: Settings, data: sources.Data, n_out: int) -> None:
     if settings["layers"]:
         return _check_spec_memory(settings, data)
     sizes = [data.n_features, *settings["hidden"], n_out]
@@ -435,7 +459,9 @@ def _spec_input_shape(spec: str, data: sources.Data) -> tuple[int, ...]:
     return (data.n_features,)
 
 
-def _spec_rows(settings: dict, data: sources.Data, n_out: int) -> list:
+def _spec_rows(
+    settings: Settings, data: sources.Data, n_out: int
+) -> list[tuple[str, Layer, tuple[int, ...], tuple[int, ...]]]:
     """The --layers network's (token, layer, input shape, output shape) rows, checked: every
     layer fits the one before, and the last is the output layer dense:n_out."""
     from ..core.layers import Dense
@@ -470,7 +496,9 @@ def _spec_rows(settings: dict, data: sources.Data, n_out: int) -> list:
     return rows
 
 
-def _run_threads(args, record: dict, model: Model, batch_size: int, n_train: int) -> int:
+def _run_threads(
+    args: argparse.Namespace, record: Record, model: Model, batch_size: int, n_train: int
+) -> int:
     """The BLAS thread count of the run, fixed once and kept in run.json: different counts
     round differently (by about 1e-6), so a resumed run takes the count it started with to
     stay bitwise identical, whatever the machine's load is then (``--threads N`` overrides)."""
@@ -481,11 +509,12 @@ def _run_threads(args, record: dict, model: Model, batch_size: int, n_train: int
     if requested == "auto" and isinstance(recorded, int) and recorded >= 1:
         return recorded
     product = largest_product(model.network, min(batch_size, n_train))
-    record["threads"] = choose_threads(requested, product).count
-    return record["threads"]
+    count = choose_threads(requested, product).count
+    record["threads"] = count
+    return count
 
 
-def _check_spec_memory(settings: dict, data: sources.Data) -> None:
+def _check_spec_memory(settings: Settings, data: sources.Data) -> None:
     """The estimate of ``training.memory`` for a --layers network, its shapes walked without
     allocating (per sample: ``values_per_sample``, which counts each convolution's im2col
     matrix and the other image layers' scratch)."""
@@ -514,14 +543,18 @@ def _n_out(data: sources.Data) -> int:
     return 1 if data.y_train.dtype.kind == "f" else max(data.n_classes, 2)
 
 
-def _spec_network(settings: dict, data: sources.Data, n_out: int) -> Sequential:
+def _spec_network(settings: Settings, data: sources.Data, n_out: int) -> Sequential:
     """The --layers network, built, with the loss's output activation fused into its last layer."""
+    from ..core.layers import Dense
     from ..core.spec import build_network
 
     rows = _spec_rows(settings, data, n_out)
     spec = settings["layers"]
     head = OUTPUT_HEAD.get(settings["loss"].replace("-", "_"))
-    if head is not None and rows[-1][1].activation.name != head:
+    last = rows[-1][1]
+    if not isinstance(last, Dense):  # _spec_rows refuses a spec that ends otherwise
+        raise TypeError(f"--layers: the spec ends with {type(last).__name__}, not dense")
+    if head is not None and last.activation.name != head:
         spec = f"{spec},{head}"
     if settings["init"] is not None:
         from ..core.initializers import get_initializer
@@ -543,7 +576,7 @@ def _spec_network(settings: dict, data: sources.Data, n_out: int) -> Sequential:
 SPEC_CONFLICTS = ("hidden", "activation", "dropout", "batch_norm")
 
 
-def _check_layers_flags(requested: dict) -> None:
+def _check_layers_flags(requested: Settings) -> None:
     if "layers" not in requested:
         return
     given = [k for k in SPEC_CONFLICTS if k in requested]
@@ -555,7 +588,7 @@ def _check_layers_flags(requested: dict) -> None:
         )
 
 
-def train(args) -> int:
+def train(args: argparse.Namespace) -> int:
     """Train into a run folder that no other run shares, and never lose a finished epoch.
 
     The folder (``--out``, or a new ``runs/<data>-<time>``) must be empty, or hold a run that
@@ -632,7 +665,14 @@ def train(args) -> int:
                 folder.rmdir()
 
 
-def _train_in(args, folder: Path, record: dict, settings: dict, quiet: bool, started) -> int:
+def _train_in(
+    args: argparse.Namespace,
+    folder: Path,
+    record: Record,
+    settings: Settings,
+    quiet: bool,
+    started: float,
+) -> int:
     """The run itself, with ``folder`` locked: every check first, then the epochs."""
     resume = args.resume is not None
     ours, other = _run_files(folder)
@@ -650,11 +690,11 @@ def _train_in(args, folder: Path, record: dict, settings: dict, quiet: bool, sta
     elif (ours or other) and not args.overwrite:
         has_run = (folder / "run.json").exists()
         finished = has_run and _read_run_record(folder).get("status") == "finished"
-        resume = f"nnscratch train --resume {shlex.quote(str(folder))}"
+        again = f"nnscratch train --resume {shlex.quote(str(folder))}"
         hint = (
-            f"train it further with '{resume} --epochs N', "
+            f"train it further with '{again} --epochs N', "
             if finished
-            else f"continue it with '{resume}', "
+            else f"continue it with '{again}', "
         )
         raise FileExistsError(
             f"{folder} already holds {'a run' if has_run else 'files'} "
@@ -806,18 +846,23 @@ def _train_in(args, folder: Path, record: dict, settings: dict, quiet: bool, sta
         raise
 
 
-def _augmenter(settings: dict, data: sources.Data):
+def _augmenter(settings: Settings, data: sources.Data) -> Augmenter | None:
     """The --augment transform for the data's images (one channel), or None."""
     from .augmentation import build_augment
 
     if not settings["augment"] or settings["augment"] == "none":
         return None
-    return build_augment(settings["augment"], (1, *data.image_shape))
+    if data.image_shape is None:  # _resolve_settings refuses --augment for such data
+        raise ValueError(f"--augment: {data.name} is not a set of images")
+    height, width = data.image_shape
+    return build_augment(settings["augment"], (1, height, width))
 
 
-def _epochs_to_run(args, folder, record, settings, model) -> int | None:
+def _epochs_to_run(
+    args: argparse.Namespace, folder: Path, record: Record, settings: Settings, model: Model
+) -> int | None:
     """How many more epochs to train; None when a resumed run has nothing left to do."""
-    total = settings["epochs"]
+    total: int = settings["epochs"]
     if args.resume is None:
         return total
     if args.epochs is not None:
@@ -847,7 +892,7 @@ def _epochs_to_run(args, folder, record, settings, model) -> int | None:
     return total - model.epoch
 
 
-def _best_weights(folder: Path, model: Model, best: int | None) -> dict | None:
+def _best_weights(folder: Path, model: Model, best: int | None) -> dict[str, Array] | None:
     """The weights of early stopping's best epoch so far: the checkpoint's when that epoch is
     the last one, else those ``model.npz`` was given when the epoch was reached."""
     if best is None or best == model.epoch:
@@ -862,7 +907,16 @@ def _best_weights(folder: Path, model: Model, best: int | None) -> dict | None:
     return saved.network.get_weights()
 
 
-def _finish_run(model, data, folder, record, early, started, no_plots, quiet) -> int:
+def _finish_run(
+    model: Model,
+    data: sources.Data,
+    folder: Path,
+    record: Record,
+    early: EarlyStopping | None,
+    started: float,
+    no_plots: bool,
+    quiet: bool,
+) -> int:
     """Metrics, model, history and plots of a run that trained all its epochs (or stopped
     early); warns when the trained model is worse than its untrained start."""
     metrics = _metrics(model, data)

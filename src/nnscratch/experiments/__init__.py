@@ -8,9 +8,12 @@ module (as the web pages do) does not load every experiment.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .common import Context, Row, verdict
+
+if TYPE_CHECKING:  # at run time ``__getattr__`` below loads them on first use
+    from .runner import EXPERIMENTS, REGISTRY, run_all
 
 __all__ = ["EXPERIMENTS", "REGISTRY", "Context", "Row", "run_all", "verdict"]
 

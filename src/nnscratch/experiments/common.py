@@ -11,6 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ..data.dataset import Dataset
 
 
 @dataclass
@@ -33,7 +39,7 @@ class Context:
     data_dir: str | None
     figures: list[Path] = field(default_factory=list)
 
-    def save(self, fig, name: str) -> None:
+    def save(self, fig: Figure, name: str) -> None:
         from ..plots import save_figure
 
         path = self.out / f"{name}.png"
@@ -61,7 +67,7 @@ def saito_weights(data_dir: str | None) -> Path | None:
     return next((p for p in candidates if p.exists()), None)
 
 
-def mnist_with_validation(ctx: Context):
+def mnist_with_validation(ctx: Context) -> Dataset | Exception:
     """Full MNIST with the last 10,000 training images held out for validation (Nielsen's
     split), or the error that says why it could not be loaded."""
     from ..data import load_mnist

@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from ..core.initializers import Normal, Zeros
-from ..core.layers import Conv2D, Dense, Flatten, MaxPool2D, Reshape
+from ..core.layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, Reshape
 from ..core.network import Sequential
 from ..model import Model
 from ..training import SGD
@@ -106,7 +106,7 @@ FAST_EVAL = 2000
 def network(filters: tuple[int, ...], activation: str, seed: int = 0) -> Sequential:
     """The book's network: 784-pixel rows -> 1 x 28 x 28 -> (conv 5x5 + max-pool 2x2) per entry
     of ``filters`` -> 100 ``activation`` units -> 10 softmax outputs, drawn as network3 draws."""
-    layers: list = [Reshape((1, 28, 28))]
+    layers: list[Layer] = [Reshape((1, 28, 28))]
     for count in filters:
         n_out = count * 5 * 5 / (2 * 2)
         layers += [

@@ -16,7 +16,7 @@ SMALL_LR, LARGE_LR = 1e-5, 3e-4
 EPOCHS = 1000  # full-batch gradient descent steps
 
 
-def _train(sizes, loss, lr, seed=0):
+def _train(sizes: list[int], loss: str, lr: float, seed: int = 0) -> Model:
     x, y = five_clusters(N, seed=0)
     model = Model(mlp(sizes, "relu", seed=seed), loss=loss, optimizer=SGD(lr))
     model.fit(x, y, epochs=EPOCHS, batch_size=N, verbose=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core._types import Array
 from ..core.initializers import Normal, StandardNormal
 from ..core.layers import Dense
 from ..core.network import Sequential
@@ -15,9 +16,7 @@ from .common import Context, Row, mnist_with_validation, verdict
 NEURON_EPOCHS = 300
 
 
-def neuron_costs(
-    loss: str, lr: float, w: float, b: float, epochs: int = NEURON_EPOCHS
-) -> np.ndarray:
+def neuron_costs(loss: str, lr: float, w: float, b: float, epochs: int = NEURON_EPOCHS) -> Array:
     """Cost per epoch of one sigmoid neuron learning input 1 -> output 0 by gradient descent."""
     head = "sigmoid" if loss == "quadratic" else None  # cross-entropy is computed from the logit
     net = Sequential.from_arrays([np.array([[w]])], [np.array([b])], output_activation=head)
@@ -26,7 +25,7 @@ def neuron_costs(
     return np.array(model.history["loss"])
 
 
-def _epochs_to_halve(costs: np.ndarray) -> int:
+def _epochs_to_halve(costs: Array) -> int:
     below = np.flatnonzero(costs <= costs[0] / 2)
     return int(below[0]) + 1 if below.size else len(costs) + 1
 
@@ -36,7 +35,10 @@ def run_neuron(ctx: Context) -> list[Row]:
     slow = neuron_costs("quadratic", 0.15, 2.0, 2.0)
     ce = neuron_costs("binary_cross_entropy_with_logits", 0.005, 2.0, 2.0)
     slow_first150 = (slow[0] - slow[150]) / (slow[0] - slow[-1])
-    window = lambda c: np.array([c[i] - c[i + 50] for i in range(0, len(c) - 50, 50)])  # noqa: E731
+
+    def window(c: Array) -> Array:
+        return np.array([c[i] - c[i + 50] for i in range(0, len(c) - 50, 50)])
+
     rows = [
         Row(
             "seed 002: sigmoid neuron, quadratic cost, eta 0.15, from w=0.6, b=0.9",

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
+import numpy.typing as npt
 
 from ._base import as_sequence_of_axes, check_axes, new_figure, root_figure
 
@@ -121,7 +122,7 @@ def plot_history(
 
 
 def plot_learning_slowdown(
-    curves: Mapping[str, Sequence[float]],
+    curves: Mapping[str, npt.ArrayLike],
     *,
     ax: Axes | None = None,
     log: bool | None = None,

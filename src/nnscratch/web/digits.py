@@ -22,10 +22,12 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ..core._types import Array
 from ..core.layers import Dense, Dropout
 from ..core.network import mlp
 from ..data.dataset import Dataset
@@ -39,7 +41,7 @@ from ..training.optimizers import get_optimizer
 from ..training.regularizers import L1, L2
 from . import netinfo
 from .playground import ACTIVATIONS, LOSSES, OPTIMIZERS, REGULARIZATION
-from .sessions import Cursor, Curves, ModelSession, b64, finite, to_uint8
+from .sessions import Cursor, Curves, ModelSession, SessionFactory, b64, finite, to_uint8
 from .settings import MAX_HIDDEN_LAYERS, MAX_UNITS, Settings
 from .validation import (
     Field,
@@ -61,7 +63,7 @@ MAX_WEIGHT_IMAGES = 100
 _TRAINING_BYTES_PER_PARAMETER = 24
 
 
-def _choice(options: tuple[str, ...]):
+def _choice(options: tuple[str, ...]) -> Callable[[Any, str], str]:
     return lambda v, n: as_choice(v, n, options)
 
 
@@ -136,8 +138,8 @@ class MnistCache:
 
 def _rounded(value: float, digits: int) -> float | None:
     """A JSON-safe rounded float (None for NaN or infinity)."""
-    value = finite(value)
-    return None if value is None else round(value, digits)
+    number = finite(value)
+    return None if number is None else round(number, digits)
 
 
 def _decode_image(message: dict[str, Any]) -> np.ndarray:
@@ -386,7 +388,7 @@ class DigitsSession(ModelSession):
     def _frame_interval(self) -> float:
         return self.settings.digits_frame_interval
 
-    def _train_eval_data(self):
+    def _train_eval_data(self) -> tuple[Array, Array]:
         return (
             self.x_eval,
             self.y_eval,
@@ -409,7 +411,7 @@ class DigitsSession(ModelSession):
         norms = netinfo.gradient_norms(model, self.x_probe, self.y_probe)
         dead = netinfo.dead_units(model.network, self.x_probe)
         first = next(layer for layer in model.network.layers if isinstance(layer, Dense))
-        w = first.W.value[:, :MAX_WEIGHT_IMAGES]
+        w = netinfo.dense_weights(first)[0].value[:, :MAX_WEIGHT_IMAGES]
         scale = np.abs(w).max(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
         images = to_uint8(w / scale, -1.0, 1.0).T  # one 784-byte image per unit
@@ -464,7 +466,7 @@ class DigitsSession(ModelSession):
         self._infer = None
 
 
-def digits_factory(cache: MnistCache):
+def digits_factory(cache: MnistCache) -> SessionFactory:
     """A session factory whose sessions share ``cache``."""
 
     def make(

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer
+from ..core.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer, Parameter
 from ..core.network import Sequential
 from ..model import Model
 
@@ -74,12 +74,15 @@ def gradient_norms(model: Model, x: np.ndarray, y: np.ndarray) -> list[dict[str,
     output = net._forward(xb, training=False, logits=fused)
     target = model.loss.prepare_target(output, y)
     _, grad = model._compute_loss(output, target)
+    if grad is None:  # only when the gradient is not asked for
+        raise RuntimeError("the loss gave no gradient")
     net.backward(grad, need_input_grad=False, logits=fused)
     norms = []
     for index, layer in enumerate(net.layers):
         if isinstance(layer, Dense):
-            g = layer.W.grad
-            w = layer.W.value
+            weights, _ = dense_weights(layer)
+            g = weights.grad
+            w = weights.value
             norms.append(
                 {
                     "layer": index,
@@ -89,6 +92,13 @@ def gradient_norms(model: Model, x: np.ndarray, y: np.ndarray) -> list[dict[str,
                 }
             )
     return norms
+
+
+def dense_weights(layer: Dense) -> tuple[Parameter, Parameter]:
+    """(W, b) of a Dense layer of a built network (they are None only before ``build``)."""
+    if layer.W is None or layer.b is None:
+        raise RuntimeError(f"{layer.describe()} is not built")
+    return layer.W, layer.b
 
 
 def dead_units(net: Sequential, x: np.ndarray) -> list[dict[str, Any]]:

@@ -17,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from ..core.layers import Dense
 from ..core.network import Sequential
 from ..model import Model
 from ..training.callbacks import LambdaCallback
 from ..training.optimizers import SGD
+from .netinfo import dense_weights
 from .validation import ParamError, as_choice, as_float, as_int
 
 COSTS = ("quadratic", "cross_entropy")
@@ -87,11 +89,14 @@ def neuron_trajectory(params: Any) -> dict[str, Any]:
     )
     model = Model(net, loss=loss, optimizer=SGD(p["learning_rate"]))
     dense = net.layers[0]
+    if not isinstance(dense, Dense):  # from_arrays builds Dense layers
+        raise TypeError(f"expected a Dense layer, got {type(dense).__name__}")
     ws, bs = [p["w"]], [p["b"]]
 
     def record(model: Model, epoch: int, logs: dict[str, float]) -> None:
-        ws.append(float(dense.W.value[0, 0]))
-        bs.append(float(dense.b.value[0]))
+        weights, bias = dense_weights(dense)
+        ws.append(float(weights.value[0, 0]))
+        bs.append(float(bias.value[0]))
 
     x, y = np.ones((1, 1)), np.zeros((1, 1))
     model.fit(

@@ -20,10 +20,12 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ..core._types import Array
 from ..core.network import mlp
 from ..data import toy
 from ..model import Model
@@ -56,7 +58,7 @@ NEURON_PIXELS = 96 * 1024  # neuron-heatmap pixels per frame, shared by all hidd
 MAX_NEURON_MAPS = 1024
 
 
-def _choice(options: tuple[str, ...]):
+def _choice(options: tuple[str, ...]) -> Callable[[Any, str], str]:
     return lambda v, n: as_choice(v, n, options)
 
 
@@ -273,6 +275,10 @@ class PlaygroundSession(ModelSession):
         cfg = self.config
         if scope == "data":
             if cfg["dataset"] == "upload":
+                if self._upload is None:  # configure refuses "upload" before a file came
+                    raise ParamError(
+                        "upload a CSV file before choosing the 'upload' dataset", "dataset"
+                    )
                 x, y, names, _ = self._upload
                 x = x.astype(np.float64)
                 if cfg["standardize"]:
@@ -416,12 +422,13 @@ class PlaygroundSession(ModelSession):
         return done > 0
 
     # -- what the page shows -----------------------------------------------------------------
-    def _probabilities(self, x: np.ndarray) -> np.ndarray:
+    def _probabilities(self, x: Array) -> Array:
         """Class probabilities (softmax), or the sigmoid outputs normalised to sum 1 (MSE)."""
         if self.model.loss.classification:
             return self.model.predict_proba(x)
         out = np.clip(self.model.predict_raw(x), 1e-6, None)
-        return out / out.sum(axis=1, keepdims=True)
+        shares: Array = out / out.sum(axis=1, keepdims=True)
+        return shares
 
     def _refresh_visuals(self) -> None:
         probs = self._probabilities(self._grid)

@@ -10,9 +10,13 @@ import threading
 import time
 import webbrowser
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._deps import require_web_dependencies
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
@@ -53,7 +57,7 @@ def _url(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/"
 
 
-def _make_server(sock: socket.socket, host: str, settings: Settings | None):
+def _make_server(sock: socket.socket, host: str, settings: Settings | None) -> uvicorn.Server:
     import uvicorn
 
     from .server import create_app
@@ -109,7 +113,7 @@ class RunningServer:
     host: str
     port: int
     app: object
-    _server: object
+    _server: uvicorn.Server
     _thread: threading.Thread
     _socket: socket.socket
 

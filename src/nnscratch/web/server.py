@@ -55,7 +55,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect  # noqa: E402
 
 from .. import __version__  # noqa: E402
 from . import digits, neuron, playground  # noqa: E402
-from .sessions import Cursor, Session, SessionManager  # noqa: E402
+from .sessions import Cursor, ModelSession, Session, SessionManager  # noqa: E402
 from .settings import (  # noqa: E402
     MAX_CLASSES,
     MAX_EPOCHS_PER_STEP,
@@ -106,7 +106,7 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, allow_nan=False, separators=(",", ":"))
 
 
-def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None):
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(dump_json(value), status, headers, media_type="application/json")
 
 
@@ -318,6 +318,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @api
     async def download_model(request: Request) -> Response:
         session = session_of(request)
+        if not isinstance(session, ModelSession):  # never: both kinds of session hold a model
+            raise ParamError("this session has no model to download", status=409)
         data, name = await run_in_threadpool(session.model_bytes)
         return Response(
             data,
@@ -489,7 +491,7 @@ async def serve_socket(websocket: WebSocket, manager: SessionManager, settings: 
         session.touch()
 
 
-async def _answer(session: Session, message: Message, settings: Settings) -> dict | None:
+async def _answer(session: Session, message: Message, settings: Settings) -> dict[str, Any] | None:
     """The reply to one client message: an ack, a prediction, a pong or an error."""
     text = message.get("text")
     if text is None:

@@ -23,13 +23,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core._types import Array
 from ..training.errors import TrainingDivergedError
 from .settings import MAX_EPOCHS_PER_STEP, Settings
 from .validation import ParamError, as_int
+
+if TYPE_CHECKING:
+    from ..model import Model
 
 log = logging.getLogger("nnscratch.web")
 
@@ -44,17 +48,18 @@ def finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def b64(array: np.ndarray) -> str:
+def b64(array: Array) -> str:
     """Base64 of a uint8 array's bytes (how images and heatmaps travel in JSON)."""
     return base64.b64encode(np.ascontiguousarray(array, dtype=np.uint8).tobytes()).decode("ascii")
 
 
-def to_uint8(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+def to_uint8(values: Array, lo: float, hi: float) -> Array:
     """Map ``values`` from [lo, hi] to 0..255 (clipped); a flat range maps to 128."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo < 1e-12:
         return np.full(values.shape, 128, dtype=np.uint8)
     scaled = (np.nan_to_num(values, nan=lo) - lo) * (255.0 / (hi - lo))
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    pixels: Array = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return pixels
 
 
 @dataclass
@@ -375,6 +380,23 @@ class Session:
 class ModelSession(Session):
     """A session that trains an ``nnscratch.Model`` (``self.model``) one epoch at a time on
     ``self.x_train`` / ``self.y_train`` and plots train and test curves."""
+
+    # set by the subclass (its ``__init__`` and ``_rebuild``)
+    model: Model
+    config: dict[str, Any]
+    curves: Curves
+    x_train: Array
+    y_train: Array
+    x_test: Array
+    y_test: Array
+
+    def _metrics(self) -> dict[str, Any]:
+        """The numbers a state shows (loss, accuracy, epoch...)."""
+        raise NotImplementedError
+
+    def model_bytes(self) -> tuple[bytes, str]:
+        """The trained model as an nnscratch ``.npz`` file's bytes, and its file name."""
+        raise NotImplementedError
 
     def _train_eval_data(self) -> tuple[Any, Any]:
         """The training samples whose loss is plotted (all of them unless overridden)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 def _default_workers() -> int:
@@ -49,7 +50,7 @@ class Settings:
     #: Host names accepted in the Host header (DNS-rebinding guard); None accepts any.
     allowed_hosts: tuple[str, ...] | None = None
 
-    def with_(self, **changes) -> Settings:
+    def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""
         return replace(self, **changes)
 

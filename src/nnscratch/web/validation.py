@@ -70,15 +70,15 @@ def as_float(
     """A finite number in the interval [lo, hi] (either end may be open)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParamError(f"{name} must be a number, got {_describe(value)}", name)
-    value = float(value)
-    if not math.isfinite(value):
-        raise ParamError(f"{name} must be a finite number, got {value}", name)
-    low_ok = value > lo if lo_open else value >= lo
-    high_ok = value < hi if hi_open else value <= hi
+    number = float(value)
+    if not math.isfinite(number):
+        raise ParamError(f"{name} must be a finite number, got {number}", name)
+    low_ok = number > lo if lo_open else number >= lo
+    high_ok = number < hi if hi_open else number <= hi
     if not (low_ok and high_ok):
         interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        raise ParamError(f"{name} must be in {interval}, got {value:g}", name)
-    return value
+        raise ParamError(f"{name} must be in {interval}, got {number:g}", name)
+    return number
 
 
 def as_choice(value: Any, name: str, choices: Iterable[str]) -> str:
@@ -97,7 +97,9 @@ def as_bool(value: Any, name: str) -> bool:
     return value
 
 
-def as_int_list(value: Any, name: str, *, min_len: int, max_len: int, lo: int, hi: int) -> list:
+def as_int_list(
+    value: Any, name: str, *, min_len: int, max_len: int, lo: int, hi: int
+) -> list[int]:
     """A list of integers, each in [lo, hi], of length in [min_len, max_len]."""
     if not isinstance(value, list):
         raise ParamError(f"{name} must be a list of integers, got {_describe(value)}", name)
