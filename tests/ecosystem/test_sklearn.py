@@ -284,14 +284,14 @@ def test_batch_norm_avoids_a_last_batch_of_one_sample() -> None:
         (dict(activation="nope"), "unknown activation"),
         (dict(activation="step"), "no usable gradient"),
         (dict(solver="nope"), "solver must be one of"),
-            (dict(learning_rate="fast"), "learning_rate must be"),
-            (dict(momentum=1.5), "momentum"),
-            (dict(beta_1=1.0), "beta_1"),
-            (dict(epsilon=0.0), "epsilon"),
-            (dict(max_fun=0), "max_fun"),
-            (dict(power_t=-1.0), "power_t"),
-            (dict(l2=-1.0), "l2"),
-            (dict(solver="lbfgs", dropout=0.2), "dropout draws new masks"),
+        (dict(learning_rate="fast"), "learning_rate must be"),
+        (dict(momentum=1.5), "momentum"),
+        (dict(beta_1=1.0), "beta_1"),
+        (dict(epsilon=0.0), "epsilon"),
+        (dict(max_fun=0), "max_fun"),
+        (dict(power_t=-1.0), "power_t"),
+        (dict(l2=-1.0), "l2"),
+        (dict(solver="lbfgs", dropout=0.2), "dropout draws new masks"),
         (dict(learning_rate_init=0.0), "learning_rate_init"),
         (dict(batch_size=0), "batch_size"),
         (dict(max_iter=0), "max_iter"),
@@ -353,12 +353,12 @@ def test_early_stopping_restores_the_best_weights() -> None:
     assert clf.best_loss_ is None  # as MLPClassifier: the validation score is what is watched
     assert clf.best_validation_score_ == max(curve)
     assert curve[-1] < max(curve)  # it overfitted before stopping...
-    # ...and the restored weights are those of the best epoch: recompute the validation score
-    from sklearn.model_selection import train_test_split
-
-    rng = np.random.RandomState(0)
-    split_seed = rng.randint(0, 2**31 - 1, size=3)[2]
-    _, x_val, _, y_val = train_test_split(X, y, test_size=30, random_state=int(split_seed), stratify=y)
+    # ...and the restored weights are those of the best epoch: rebuild the held-out set as fit
+    # does (rows in their canonical order, then the seeded split) and score it again
+    split_seed = int(np.random.RandomState(0).randint(0, 2**31 - 1, size=3)[2])
+    rows, labels, _ = clf._as_sample_set(clf._config(), X, y, None)
+    *_, x_val, y_val, _ = clf._split_validation(rows, labels, None, 0.1, split_seed)
+    assert len(x_val) == 30
     assert clf.score(x_val, y_val) == max(curve)
 
 

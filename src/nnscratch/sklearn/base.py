@@ -797,7 +797,7 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
             self._ensure_optimizer(cfg)
             if isinstance(self.solver, str):
                 self.model_.optimizer.learning_rate = cfg.solver.learning_rate_init
-        if self._sample_dependent():
+        if self._sample_dependent() or (cfg.early_stopping and cfg.solver.stochastic):
             X, y_enc, weights = self._as_sample_set(cfg, X, y_enc, weights)
         X = self._for_network(X)
         self._incremental = None
@@ -827,13 +827,15 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
 
     def _sample_dependent(self) -> bool:
         """Whether a sample's gradient depends on the other samples of its batch (batch norm)
-        or on its place in the batch order (dropout's masks)."""
+        or on its place in the batch order (dropout's masks). Early stopping is the same kind
+        of case: which rows it holds out depends on the rows, not on their weights."""
         return any(isinstance(layer, (BatchNorm, Dropout)) for layer in self.model_.network.layers)
 
     def _as_sample_set(
         self, cfg: Config, X: Any, y_enc: Array, weights: Array | None
     ) -> tuple[Any, Array, Array | None]:
-        """The training set as a set of samples, for networks with batch norm or dropout.
+        """The training set as a set of samples, for networks with batch norm or dropout
+        and for early stopping.
 
         Weighting a sample's loss by w is not the same there as repeating the sample w times
         (batch statistics and dropout masks see rows, not weights), so integer weights (class

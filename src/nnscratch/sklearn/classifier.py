@@ -449,7 +449,11 @@ class NetClassifier(ClassifierMixin, BaseNet):  # type: ignore[misc]  # scikit-l
         """The output function applied to the network's raw output, in place."""
         if self.out_activation_ == "softmax":
             return Softmax().forward(raw, out=raw)
-        return Sigmoid().forward(raw, out=raw)
+        # sigma(z) rounds to exactly 1 for z > 37 (float64): kept strictly inside (0, 1), as
+        # scikit-learn clips them for its log loss, so that neither a label nor its complement
+        # is ever given probability 0
+        eps = float(np.finfo(raw.dtype).eps)
+        return np.clip(Sigmoid().forward(raw, out=raw), eps, 1 - eps, out=raw)
 
     def _decode(self, raw: Array) -> Array:
         """Encoded predictions (class indices, or the 0/1 indicator matrix)."""

@@ -166,7 +166,7 @@ def fit_lbfgs(
     if flat is None:
         raise ValueError("fit_lbfgs needs a built network")
     params = net.parameters()
-    n = len(x)
+    n = int(x.shape[0])  # (len() refuses sparse matrices)
     evaluations = 0
 
     def objective(theta: Array) -> tuple[float, Array]:
