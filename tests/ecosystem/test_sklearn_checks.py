@@ -49,8 +49,17 @@ def test_regressor_passes_every_check_with_the_defaults() -> None:
 
 
 @pytest.mark.parametrize("make", [NetClassifier, NetRegressor])
-@pytest.mark.parametrize("params", [{"batch_norm": True}, {"dropout": 0.2}], ids=str)
-def test_batch_norm_and_dropout_pass_every_check(make, params) -> None:
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"batch_norm": True},
+        {"dropout": 0.2},
+        {"solver": "lbfgs"},
+        {"solver": "sgd", "learning_rate": "invscaling"},
+    ],
+    ids=str,
+)
+def test_batch_norm_dropout_and_the_other_solvers_pass_every_check(make, params) -> None:
     _quiet_check(make(**params))
 
 
