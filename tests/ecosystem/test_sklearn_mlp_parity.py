@@ -327,10 +327,12 @@ def test_resuming_with_another_solver_uses_that_solver() -> None:
     clf = NetClassifier(solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
     clf.set_params(solver="adam", beta_1=0.5).partial_fit(X, y)
     assert clf.model_.optimizer.name == "adam" and clf.model_.optimizer.beta1 == 0.5
+    streamed = NetClassifier(max_iter=3, random_state=0)
+    streamed.partial_fit(X, y, classes=[0, 1, 2])
+    adam = streamed.model_.optimizer
+    streamed.set_params(beta_2=0.9).partial_fit(X, y)  # same kind: its moments are kept
+    assert streamed.model_.optimizer is adam and adam.beta2 == 0.9
     warm = NetClassifier(max_iter=3, warm_start=True, random_state=0).fit(X, y)
-    adam = warm.model_.optimizer
-    warm.set_params(beta_2=0.9).fit(X, y)  # same kind: its moments are kept
-    assert warm.model_.optimizer is adam and adam.beta2 == 0.9
     warm.set_params(solver="sgd", momentum=0.0).fit(X, y)
     assert warm.model_.optimizer.name == "sgd"
 

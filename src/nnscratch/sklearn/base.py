@@ -793,10 +793,8 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
             self._reset_fitted_state(cfg)
             self.model_ = self._build_model(cfg, X.shape[1], X.dtype, init_seed)
             self.input_shape_ = cfg.input_shape
-        elif cfg.solver.stochastic:
-            self._ensure_optimizer(cfg)
-            if isinstance(self.solver, str):
-                self.model_.optimizer.learning_rate = cfg.solver.learning_rate_init
+        elif cfg.solver.stochastic:  # as MLP: the weights carry over, the optimizer starts afresh
+            self.model_.optimizer = make_optimizer(cfg.solver)
         if self._sample_dependent() or (cfg.early_stopping and cfg.solver.stochastic):
             X, y_enc, weights = self._as_sample_set(cfg, X, y_enc, weights)
         X = self._for_network(X)
@@ -898,6 +896,7 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
         split_seed: int,
     ) -> None:
         dtype = self.model_.network.dtype
+        self.n_iter_ = 0  # as MLP: the epochs of this call (t_ counts the estimator's life)
         validation = None
         if cfg.early_stopping:
             X, y_enc, weights, x_val, y_val, w_val = self._split_validation(
@@ -982,6 +981,7 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
             self._set_l2(cfg, n, batch, weights)
             targets = self._targets(y_enc, self._normalised(weights, n), self.model_.network.dtype)
             monitor = _Monitor(self, cfg, n, None, stop=False)
+            self.n_iter_ = 0  # as MLP: one epoch per call
             try:
                 with loss_installed(self.model_, self._training_loss()):
                     self.model_.fit(

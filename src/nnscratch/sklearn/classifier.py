@@ -80,8 +80,8 @@ class NetClassifier(ClassifierMixin, BaseNet):  # type: ignore[misc]  # scikit-l
     verbose : bool or int, default False
         0 silent, 1 one line per epoch, 2 progress bars too.
     warm_start : bool, default False
-        ``fit`` continues from the previous solution (same network, optimizer state) for up to
-        ``max_iter`` more epochs instead of starting over.
+        ``fit`` starts from the previous solution's weights (with a fresh optimizer, as MLP)
+        for up to ``max_iter`` more epochs instead of starting over.
     momentum : float in [0, 1), default 0.9
     nesterovs_momentum : bool, default True
     early_stopping : bool, default False
@@ -151,7 +151,7 @@ class NetClassifier(ClassifierMixin, BaseNet):  # type: ignore[misc]  # scikit-l
         ``early_stopping``, else None.
     best_validation_score_ : float or None
     n_iter_ : int
-        Epochs trained (lbfgs: iterations of the last fit).
+        Epochs of the last ``fit`` (1 after ``partial_fit``; lbfgs: its iterations), as MLP.
     t_ : int
         Training samples seen by the stochastic solvers.
     model_ : nnscratch.Model
@@ -424,7 +424,7 @@ class NetClassifier(ClassifierMixin, BaseNet):  # type: ignore[misc]  # scikit-l
 
     @only_if(_stochastic)
     def partial_fit(
-        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> NetClassifier:
         """One epoch over (X, y), continuing the current model (stochastic solvers only).
 
@@ -464,8 +464,9 @@ class NetClassifier(ClassifierMixin, BaseNet):  # type: ignore[misc]  # scikit-l
         return positive.astype(np.int64) if self._multilabel else positive.ravel().astype(np.int64)
 
     def predict_proba(self, X: Any) -> Array:
-        """Probabilities, in the computation's dtype: shape (n_samples, n_classes) with columns
-        in ``classes_`` order, or (n_samples, n_labels) for multilabel targets."""
+        """Probabilities in the input's precision (float32 for float32 X, else float64): shape
+        (n_samples, n_classes) with columns in ``classes_`` order, or (n_samples, n_labels) for
+        multilabel targets."""
         proba = self._probabilities(self._raw(X))
         if self.n_outputs_ == 1 and not self._multilabel:
             return np.column_stack([1 - proba[:, 0], proba[:, 0]])

@@ -38,7 +38,7 @@ class NetRegressor(RegressorMixin, BaseNet):  # type: ignore[misc]  # scikit-lea
     mu = e^z on half the Poisson deviance (targets >= 0). The other parameters and attributes
     are those of ``NetClassifier`` (without ``class_weight`` and ``classes_``; the
     early-stopping score is R^2). ``y`` may have several columns (multi-output regression);
-    ``predict`` returns shape (n_samples,) when ``y`` was 1-D, in the computation's dtype
+    ``predict`` returns shape (n_samples,) when ``y`` was 1-D, in the input's precision
     (float32 input gives float32 predictions, as ``MLPRegressor``). The targets are not
     rescaled: standardise them (e.g. ``TransformedTargetRegressor``) when their scale is far
     from 1. ``out_activation_`` is ``"identity"`` or ``"exp"``; ``model_`` is an nnscratch
@@ -182,8 +182,8 @@ class NetRegressor(RegressorMixin, BaseNet):  # type: ignore[misc]  # scikit-lea
         return self
 
     def predict(self, X: Any) -> Array:
-        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs), in the dtype the
-        network computes in."""
+        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs), in the input's
+        precision (float32 for float32 X, else float64)."""
         predicted = self._output(self._raw(X))
         return predicted.ravel() if self._y_ndim == 1 else predicted
 
