@@ -24,7 +24,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ..core._types import Array
 from ..core.activations import Activation, get_activation
-from ..core.initializers import default_initializer
+from ..core.initializers import Initializer, Uniform
 from ..core.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer, as_shape
 from ..core.losses import Loss
 from ..core.network import Sequential
@@ -65,6 +65,14 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 def only_if(check: Callable[[Any], bool]) -> Callable[[_Method], _Method]:
     """scikit-learn's ``available_if`` (the method exists only when ``check`` passes), typed."""
     return cast(Callable[[_Method], _Method], available_if(check))
+
+
+def mlp_initializer(fan_in: int, fan_out: int, activation: str) -> Initializer:
+    """scikit-learn MLP's initial weights and biases of a layer: U(-b, b) with
+    b = sqrt(f / (fan_in + fan_out)), f = 2 for a sigmoid layer, 6 otherwise (Glorot's uniform
+    rule, which MLP applies to every layer, the output layer included)."""
+    factor = 2.0 if activation == "sigmoid" else 6.0
+    return Uniform(math.sqrt(factor / (fan_in + fan_out)))
 
 
 def _is_int(value: object) -> bool:
@@ -532,15 +540,25 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
                 "use smaller hidden_layer_sizes",
             )
             layers: list[Layer] = []
-            for width, act in zip(cfg.hidden, cfg.activations, strict=True):
-                init = default_initializer(act.name)
+            for i, (width, act) in enumerate(zip(cfg.hidden, cfg.activations, strict=True)):
+                init = mlp_initializer(widths[i], width, act.name)
                 if cfg.batch_norm:  # normalise Z before the non-linearity, as nn.mlp does
-                    layers += [Dense(width, weight_init=init), BatchNorm(), ActivationLayer(act)]
+                    layers += [
+                        Dense(width, weight_init=init, bias_init=init),
+                        BatchNorm(),
+                        ActivationLayer(act),
+                    ]
                 else:
-                    layers.append(Dense(width, act, weight_init=init))
+                    layers.append(Dense(width, act, weight_init=init, bias_init=init))
                 if cfg.dropout:
                     layers.append(Dropout(cfg.dropout))
-            layers.append(Dense(n_outputs))
+            last = (
+                cfg.activations[-1].name
+                if cfg.activations
+                else ACTIVATION_ALIASES.get(str(self.activation), str(self.activation))
+            )
+            init = mlp_initializer(widths[-2], n_outputs, last)
+            layers.append(Dense(n_outputs, weight_init=init, bias_init=init))
             network = Sequential(layers, n_features, seed=seed, dtype=dtype)
         optimizer = make_optimizer(cfg.solver) if cfg.solver.stochastic else None
         return Model(network, loss=self._model_loss(), optimizer=optimizer or "sgd")
@@ -652,9 +670,9 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
         return None
 
     @staticmethod
-    def _normalised(weights: Array | None, n: int) -> Array:
-        """The weights scaled to mean 1 (ones without weights)."""
-        return np.ones(n) if weights is None else weights / weights.mean()
+    def _normalised(weights: Array | None) -> Array | None:
+        """The weights scaled to mean 1 (None without weights)."""
+        return None if weights is None else weights / weights.mean()
 
     def _batch_size(self, cfg: Config, n: int) -> int:
         if cfg.batch_size != "auto" and int(cfg.batch_size) > n:
@@ -726,12 +744,14 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
         """The nnscratch loss ``model_`` carries (what a saved model says it was trained on)."""
         raise NotImplementedError
 
-    def _training_loss(self) -> Loss:
-        """The loss trained with: the MLP objective with the sample weights in its targets."""
+    def _training_loss(self, weighted: bool) -> Loss:
+        """The loss trained with: the MLP objective, with the sample weights in its targets
+        when ``weighted``."""
         raise NotImplementedError
 
-    def _targets(self, y_enc: Array, weights: Array, dtype: np.dtype[Any]) -> Array:
-        """The targets in the form ``_training_loss`` takes, with the (normalised) weights."""
+    def _targets(self, y_enc: Array, weights: Array | None, dtype: np.dtype[Any]) -> Array:
+        """The targets in the form ``_training_loss`` takes, with the (normalised) weights
+        built in when there are any."""
         raise NotImplementedError
 
     def _score_encoded(self, X: Any, y_enc: Array, weights: Array | None) -> float:
@@ -862,8 +882,8 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
     def _fit_lbfgs(self, cfg: Config, X: Any, y_enc: Array, weights: Array | None) -> None:
         n = n_rows(X)
         self._set_l2(cfg, n, n, weights)
-        loss = self._training_loss()
-        targets = self._targets(y_enc, self._normalised(weights, n), self.model_.network.dtype)
+        loss = self._training_loss(weights is not None)
+        targets = self._targets(y_enc, self._normalised(weights), self.model_.network.dtype)
         with loss_installed(self.model_, loss):
             result = fit_lbfgs(
                 self.model_,
@@ -910,9 +930,9 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
         n = n_rows(X)
         batch = self._batch_size(cfg, n)
         self._set_l2(cfg, n, batch, weights)
-        targets = self._targets(y_enc, self._normalised(weights, n), dtype)
+        targets = self._targets(y_enc, self._normalised(weights), dtype)
         monitor = _Monitor(self, cfg, n, validation, stop=True)
-        with loss_installed(self.model_, self._training_loss()):
+        with loss_installed(self.model_, self._training_loss(weights is not None)):
             self.model_.fit(
                 X,
                 targets,
@@ -979,11 +999,11 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
             n = n_rows(X)
             batch = self._batch_size(cfg, n)
             self._set_l2(cfg, n, batch, weights)
-            targets = self._targets(y_enc, self._normalised(weights, n), self.model_.network.dtype)
+            targets = self._targets(y_enc, self._normalised(weights), self.model_.network.dtype)
             monitor = _Monitor(self, cfg, n, None, stop=False)
             self.n_iter_ = 0  # as MLP: one epoch per call
             try:
-                with loss_installed(self.model_, self._training_loss()):
+                with loss_installed(self.model_, self._training_loss(weights is not None)):
                     self.model_.fit(
                         X,
                         targets,

@@ -395,18 +395,24 @@ class NetClassifier(ClassifierMixin, BaseNet):  # type: ignore[misc]  # scikit-l
             return SoftmaxCrossEntropy()
         return BinaryCrossEntropyWithLogits()
 
-    def _training_loss(self) -> Loss:
+    def _training_loss(self, weighted: bool) -> Loss:
         if self.out_activation_ == "softmax":
-            return SampleWeightedSoftmaxCrossEntropy()
+            # without weights, the labels themselves: the plain loss picks one logit per row
+            return SampleWeightedSoftmaxCrossEntropy() if weighted else SoftmaxCrossEntropy()
         return SampleWeightedLogistic()
 
-    def _targets(self, y_enc: Array, weights: Array, dtype: np.dtype[Any]) -> Array:
+    def _targets(self, y_enc: Array, weights: Array | None, dtype: np.dtype[Any]) -> Array:
         n = len(y_enc)
-        if self.out_activation_ == "softmax":  # weighted one-hot rows
-            targets = np.zeros((n, self.n_outputs_), dtype=dtype)
+        if self.out_activation_ == "softmax":
+            if weights is None:
+                return y_enc.astype(np.int64, copy=False)
+            targets = np.zeros((n, self.n_outputs_), dtype=dtype)  # weighted one-hot rows
             targets[np.arange(n), y_enc] = weights
             return targets
-        return np.column_stack([y_enc.reshape(n, -1), weights]).astype(dtype)
+        columns = y_enc.reshape(n, -1)
+        if weights is None:
+            return columns.astype(dtype)
+        return np.column_stack([columns, weights]).astype(dtype)
 
     def _score_encoded(self, X: Any, y_enc: Array, weights: Array | None) -> float:
         predicted = self._decode(self._raw_network(X))

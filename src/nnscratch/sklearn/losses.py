@@ -3,10 +3,10 @@ weight per sample.
 
 Each takes its targets with the weights built in, so that the weights travel with their rows
 through nnscratch's mini-batch shuffling; the estimators normalise the weights to mean 1 over
-the training set (all ones without ``sample_weight``), so a batch's loss estimates the weighted
-mean ``sum_i w_i L_i / sum_i w_i`` and equals it for a full batch. All of them are computed
-from the output layer's affine output z (the logits), so the gradient is the simple
-"prediction minus target" of a canonical link, with no activation derivative in it.
+the training set, so a batch's loss estimates the weighted mean ``sum_i w_i L_i / sum_i w_i``
+and equals it for a full batch. Without weights the targets carry no weight column. All of
+them are computed from the output layer's affine output z (the logits), so the gradient is the
+simple "prediction minus target" of a canonical link, with no activation derivative in it.
 
 Their ``name`` is that of the matching plain loss: a model trained with one is an ordinary
 nnscratch model of that loss.
@@ -29,20 +29,28 @@ __all__ = [
 
 
 def _weighted_columns(loss: Loss, output: Array, target: Array) -> Array:
-    """Targets of shape (N, K + 1): the K target columns, then the weights; validated."""
+    """Targets of shape (N, K + 1): the K target columns, then the weights; or (N, K) for
+    unit weights. Validated."""
     y = np.asarray(target)
     n, k = output.shape
-    if y.ndim != 2 or y.shape != (n, k + 1):
+    if y.ndim != 2 or y.shape not in ((n, k + 1), (n, k)):
         raise ValueError(
             f"weighted targets for {loss.name} must have shape {(n, k + 1)} (targets, then "
-            f"weights), got {y.shape}"
+            f"weights) or {(n, k)} (no weights), got {y.shape}"
         )
     if y.dtype.kind not in "biuf":
         raise ValueError(f"weighted targets must be numeric, got dtype {y.dtype}")
     check_finite(y, "y (targets and weights)", f"the weighted {loss.name} loss")
-    if (y[:, -1] < 0).any():
+    if y.shape[1] == k + 1 and (y[:, -1] < 0).any():
         raise ValueError("sample weights must be non-negative")
     return y.astype(output.dtype, copy=False)
+
+
+def _split(output: Array, target: Array) -> tuple[Array, Array | None]:
+    """The target columns and the weight column (None for unit weights)."""
+    if target.shape[1] == output.shape[1]:
+        return target, None
+    return target[:, :-1], target[:, -1:]
 
 
 class SampleWeightedMSE(Loss):
@@ -52,7 +60,8 @@ class SampleWeightedMSE(Loss):
 
     with c = 1 (nnscratch's MSE), or c = 1/2 with ``half=True``: scikit-learn's
     ``squared_loss``, whose gradient is then plainly w_i (a_i - y_i) / (N K).
-    The prepared target is (N, K + 1): the K target columns, then the weights.
+    The prepared target is (N, K + 1): the K target columns, then the weights; or (N, K)
+    when every weight is 1.
     """
 
     name = "mse"
@@ -67,9 +76,9 @@ class SampleWeightedMSE(Loss):
         self, output: Array, target: Array, need_gradient: bool = True
     ) -> tuple[float, Array | None]:
         scale = 0.5 if self.half else 1.0
-        weights = target[:, -1:]
-        diff = output - target[:, :-1]
-        weighted = diff * weights
+        y, weights = _split(output, target)
+        diff = output - y
+        weighted = diff if weights is None else diff * weights
         value = scale * float(np.vdot(weighted, diff)) / diff.size
         if not need_gradient:
             return value, None
@@ -132,14 +141,15 @@ class SampleWeightedLogistic(Loss):
 
     (the bracket is -y ln sigma(z) - (1 - y) ln(1 - sigma(z)), written so that no exp overflows).
     Binary classification is K = 1; a multilabel indicator matrix has one column per label.
-    The prepared target is (N, K + 1): the 0/1 targets, then the weights.
+    The prepared target is (N, K + 1): the 0/1 targets, then the weights; or (N, K) when every
+    weight is 1.
     """
 
     name = "binary_cross_entropy_with_logits"
 
     def prepare_target(self, output: Array, target: Array) -> Array:
         y = _weighted_columns(self, output, target)
-        labels = y[:, :-1]
+        labels = y[:, : output.shape[1]]
         if ((labels != 0) & (labels != 1)).any():
             raise ValueError("logistic targets must be 0 or 1")
         return y
@@ -148,16 +158,18 @@ class SampleWeightedLogistic(Loss):
         self, output: Array, target: Array, need_gradient: bool = True
     ) -> tuple[float, Array | None]:
         n = len(output)
-        y, weights = target[:, :-1], target[:, -1:]
+        y, weights = _split(output, target)
         per_entry = np.maximum(output, 0) - output * y + np.log1p(np.exp(-np.abs(output)))
-        value = float(np.vdot(weights, per_entry.sum(axis=1, keepdims=True))) / n
+        per_sample = per_entry.sum(axis=1, keepdims=True)
+        value = float(per_sample.sum() if weights is None else np.vdot(weights, per_sample)) / n
         if not need_gradient:
             return value, None
         # sigma(z) without overflow: e^-|z| is at most 1
         e = np.exp(-np.abs(output))
         grad = np.where(output >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(output.dtype)
         grad -= y
-        grad *= weights
+        if weights is not None:
+            grad *= weights
         grad /= n
         return value, grad
 
@@ -169,14 +181,15 @@ class SampleWeightedPoisson(Loss):
     L = 1/N sum_i w_i sum_k [e^z_ik - y_ik z_ik + y_ik ln y_ik - y_ik]   (0 ln 0 = 0)
     dL/dz_ik = w_i (e^z_ik - y_ik) / N
 
-    Targets must be >= 0. The prepared target is (N, K + 1): the targets, then the weights.
+    Targets must be >= 0. The prepared target is (N, K + 1): the targets, then the weights; or
+    (N, K) when every weight is 1.
     """
 
     name = "poisson"
 
     def prepare_target(self, output: Array, target: Array) -> Array:
         y = _weighted_columns(self, output, target)
-        if (y[:, :-1] < 0).any():
+        if (y[:, : output.shape[1]] < 0).any():
             raise ValueError("Poisson regression needs targets >= 0")
         return y
 
@@ -184,15 +197,17 @@ class SampleWeightedPoisson(Loss):
         self, output: Array, target: Array, need_gradient: bool = True
     ) -> tuple[float, Array | None]:
         n = len(output)
-        y, weights = target[:, :-1], target[:, -1:]
+        y, weights = _split(output, target)
         with np.errstate(over="ignore"):
             mu = np.exp(output)
         safe = np.where(y > 0, y, 1)
         per_entry = mu - y * output + y * np.log(safe) - y
-        value = float(np.vdot(weights, per_entry.sum(axis=1, keepdims=True))) / n
+        per_sample = per_entry.sum(axis=1, keepdims=True)
+        value = float(per_sample.sum() if weights is None else np.vdot(weights, per_sample)) / n
         if not need_gradient:
             return value, None
         mu -= y
-        mu *= weights
+        if weights is not None:
+            mu *= weights
         mu /= n
         return value, mu

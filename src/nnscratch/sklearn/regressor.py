@@ -151,12 +151,14 @@ class NetRegressor(RegressorMixin, BaseNet):  # type: ignore[misc]  # scikit-lea
     def _model_loss(self) -> Loss:
         return MSE()
 
-    def _training_loss(self) -> Loss:
+    def _training_loss(self, weighted: bool) -> Loss:
         if self.out_activation_ == "exp":
             return SampleWeightedPoisson()
         return SampleWeightedMSE(half=True)
 
-    def _targets(self, y_enc: Array, weights: Array, dtype: np.dtype[Any]) -> Array:
+    def _targets(self, y_enc: Array, weights: Array | None, dtype: np.dtype[Any]) -> Array:
+        if weights is None:
+            return y_enc.astype(dtype)
         return np.column_stack([y_enc, weights]).astype(dtype)
 
     def _output(self, raw: Array) -> Array:
