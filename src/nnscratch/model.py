@@ -249,8 +249,11 @@ class Model:
             validation_data = (x[-n_val:], y_all[-n_val:])
             x, y_all = x[:-n_val], y_all[:-n_val]
         y_train = self._prepare_targets(x, y_all, "y")
-        if y_all.ndim == 1 and y_all.dtype.kind in "iu" and self._n_outputs > 1:
-            self.classifier = True  # class labels, even under a regression loss (seed 000)
+        labels_for_regression = not self.loss.classification and self._n_outputs > 1
+        if labels_for_regression and y_all.ndim == 1 and y_all.dtype.kind in "iu":
+            # class labels, even under a regression loss (seed 000); a classification loss
+            # leaves the flag as set (scikit-learn's estimators turn the per-batch accuracy off)
+            self.classifier = True
         labels = self._labels(y_train)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
