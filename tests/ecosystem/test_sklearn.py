@@ -166,7 +166,8 @@ def test_integer_sample_weights_equal_duplicating_rows(estimator_class) -> None:
         n_samples=40, n_features=5, n_classes=3, n_informative=3, random_state=3
     )
     weights = np.random.default_rng(3).integers(0, 4, size=len(X))
-    params = dict(FAST, alpha=0.5, batch_size=1000, dtype=np.float64)
+    # batch_size="auto" is min(200, n): one full batch for both fits
+    params = dict(FAST, alpha=0.5, batch_size="auto", dtype=np.float64)
     weighted = estimator_class(**params).fit(X, y, sample_weight=weights)
     repeated = estimator_class(**params).fit(X.repeat(weights, axis=0), y.repeat(weights))
     method = "predict_proba" if estimator_class is NetClassifier else "predict"
@@ -582,7 +583,7 @@ def test_a_parallel_search_runs_one_blas_thread_per_worker(backend, monkeypatch)
     X, y = make_classification(n_samples=800, n_features=784, random_state=0)
     clf = NetClassifier(
         hidden_layer_sizes=(256,),
-        batch_size=512,
+        batch_size=400,
         max_iter=2,
         random_state=0,
         callbacks=[nn.LambdaCallback(on_epoch_end=record)],
