@@ -15,8 +15,10 @@ from .classification import plot_confusion_matrix, plot_decision_regions, plot_d
 from .convolution import plot_conv_kernels, plot_feature_maps
 from .curves import plot_history, plot_learning_slowdown
 from .images import plot_first_layer_weights, plot_most_confident_errors
+from .live import LivePlot
 
 __all__ = [
+    "LivePlot",
     "MISSING_MESSAGE",
     "plot_activations",
     "plot_confusion_matrix",
