@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
+import re
 import secrets
 import threading
 import time
@@ -29,6 +30,7 @@ import numpy as np
 
 from ..core._types import Array
 from ..training.errors import TrainingDivergedError
+from ..training.history import History
 from .settings import MAX_EPOCHS_PER_STEP, Settings
 from .validation import ParamError, as_int
 
@@ -60,6 +62,26 @@ def to_uint8(values: Array, lo: float, hi: float) -> Array:
     scaled = (np.nan_to_num(values, nan=lo) - lo) * (255.0 / (hi - lo))
     pixels: Array = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
     return pixels
+
+
+@dataclass
+class EpochProgress:
+    """An epoch trained in chunks of batches, possibly over several steps."""
+
+    #: The epoch under way (the model's ``epoch`` + 1).
+    epoch: int
+    #: The model and training rows it belongs to (a rebuilt model or new data drops it).
+    model: Model
+    x: Array
+    #: The epoch's order of the training rows.
+    order: Array
+    rows_done: int = 0
+    batches_done: int = 0
+    #: Data loss so far: the sum of the batches' losses times their rows (or of their sums,
+    #: for a loss summed over the batch); and correct predictions, for the accuracy.
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -329,11 +351,27 @@ class Session:
         raise NotImplementedError
 
     def _train_epochs(self, epochs: int) -> bool:
-        """Train ``epochs`` epochs, stopping early at the server's time limit for one step."""
+        """Train ``epochs`` epochs, stopping at the server's time limit for one step.
+
+        The limit (``Settings.max_step_seconds``) is hard: training stops at the first chunk
+        boundary after it (a chunk is a few batches, about ``CHUNK_SECONDS`` of work), in the
+        middle of an epoch if need be, and the notice says how far the step got. A step always
+        trains at least one chunk, so every step makes progress.
+        """
         limit = self.settings.max_step_seconds
         deadline = time.monotonic() + limit
-        for done in range(1, epochs + 1):
-            self._one_epoch()
+        done = 0
+        while done < epochs:
+            if not self._advance_epoch(deadline):
+                progress = self._epoch_progress() or {}
+                self.notice = (
+                    f"step stopped after {progress.get('batches_done')} of "
+                    f"{progress.get('batches')} batches of epoch {progress.get('epoch')} "
+                    f"({done} of {epochs} epochs completed): one step may take at most "
+                    f"{limit:g} s on this server; the next step continues this epoch"
+                )
+                break
+            done += 1
             if done < epochs and time.monotonic() > deadline:
                 self.notice = (
                     f"step stopped after {done} of {epochs} epochs: one step may take at most "
@@ -341,6 +379,17 @@ class Session:
                 )
                 break
         return True
+
+    def _advance_epoch(self, deadline: float | None) -> bool:
+        """Train the current epoch until it ends (return True) or, past ``deadline`` (a
+        ``time.monotonic()`` value), stop at a chunk boundary and return False."""
+        self._one_epoch()
+        return True
+
+    def _epoch_progress(self) -> dict[str, int] | None:
+        """How far an epoch left unfinished by a step got: ``{"epoch", "batches_done",
+        "batches"}``, or None when no epoch is under way."""
+        return None
 
     def _one_epoch(self) -> None:
         """Train one epoch and record its losses (called with the lock held)."""
@@ -374,6 +423,7 @@ class Session:
             "closed": self.closed,
             "notice": self.notice,
             "generation": self.generation,
+            "epoch_progress": self._epoch_progress(),
         }
 
 
@@ -402,16 +452,153 @@ class ModelSession(Session):
         """The training samples whose loss is plotted (all of them unless overridden)."""
         return self.x_train, self.y_train
 
+    #: Wall time one chunk of batches aims at while a step has a deadline (at least one batch):
+    #: a step overshoots its limit by about this much at most.
+    CHUNK_SECONDS = 0.1
+    #: Speed assumed for the first chunk, before one has been timed (floating-point operations
+    #: per second; a training step costs about 6 per parameter and sample): low, so that the
+    #: first chunk of a large network is short.
+    ASSUMED_FLOPS = 1e9
+    #: Rows one chunk gathers at most: each chunk copies its rows (in the epoch's order), and
+    #: this keeps that copy small (25 MB of MNIST) instead of a copy of the whole training set.
+    MAX_CHUNK_ROWS = 8192
+
+    _progress: EpochProgress | None = None
+    _rows_per_second: tuple[Model, float] | None = None
+
     def _one_epoch(self) -> None:
-        cfg = self.config
-        self.model.fit(
-            self.x_train,
-            self.y_train,
-            epochs=1,
-            batch_size=min(cfg["batch_size"], len(self.x_train)),
-            seed=cfg["seed"],
-            verbose=0,
-        )
+        self._advance_epoch(None)
+
+    def _epoch_progress(self) -> dict[str, int] | None:
+        progress = self._current_progress()
+        if progress is None or progress.rows_done == 0:
+            return None
+        batch_size = min(self.config["batch_size"], len(self.x_train))
+        left = len(self.x_train) - progress.rows_done
+        return {
+            "epoch": progress.epoch,
+            "batches_done": progress.batches_done,
+            "batches": progress.batches_done + -(-left // batch_size),
+        }
+
+    def _current_progress(self) -> EpochProgress | None:
+        """The epoch under way, if it still belongs to this model and this data."""
+        progress = self._progress
+        if progress is None:
+            return None
+        if (
+            progress.model is not self.model
+            or progress.x is not self.x_train
+            or progress.epoch != self.model.epoch + 1
+        ):
+            self._progress = None  # the model or the data was rebuilt: that epoch is gone
+            return None
+        return progress
+
+    def _advance_epoch(self, deadline: float | None) -> bool:
+        """Train the current epoch in chunks of batches (``Model.fit`` on the chunk's rows, in
+        the epoch's order) until the epoch ends or ``deadline`` has passed.
+
+        One epoch is one pass over the training set in an order drawn for it (from the seed and
+        the epoch number); a step stopped by its deadline keeps that order and the number of
+        rows done, and the next call continues from there, so every sample is still seen once
+        per epoch. Each chunk is exactly the batches ``fit`` would have made over the whole
+        epoch: regularization keeps its full-epoch scale (lambda/n over the n training rows),
+        the epoch counts once, when it ends, and its history entry is the whole epoch's.
+        """
+        model, x = self.model, self.x_train
+        n = len(x)
+        progress = self._current_progress()
+        if progress is None:
+            epoch = model.epoch + 1
+            order = np.random.default_rng([self.config["seed"], epoch]).permutation(n)
+            progress = EpochProgress(epoch, model, x, order)
+            self._progress = progress
+        first = True
+        while True:
+            batch_size = min(self.config["batch_size"], n)
+            start = progress.rows_done
+            rows = self.MAX_CHUNK_ROWS
+            if deadline is not None:
+                # the first chunk is a whole one even when little time is left, so that every
+                # step makes progress; the next ones fit in the time left
+                seconds = self.CHUNK_SECONDS
+                if not first:
+                    seconds = min(seconds, max(0.0, deadline - time.monotonic()))
+                rows = min(rows, int(self._speed() * seconds))
+            first = False
+            stop = min(n, start + max(batch_size, rows // batch_size * batch_size))
+            if n - stop < batch_size:
+                # the epoch's last, short batch goes with the chunk before it, as in fit (which
+                # folds a one-sample last batch into the previous one under batch norm)
+                stop = n
+            started = time.monotonic()
+            self._fit_rows(progress, start, stop, batch_size)
+            elapsed = time.monotonic() - started
+            if elapsed > 0:
+                self._rows_per_second = (model, (stop - start) / elapsed)
+            if progress.rows_done >= n:
+                self._finish_epoch(progress)
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+
+    def _speed(self) -> float:
+        """Training rows per second: measured on the last chunk, or assumed for a new model."""
+        if self._rows_per_second is not None and self._rows_per_second[0] is self.model:
+            return self._rows_per_second[1]
+        return self.ASSUMED_FLOPS / (6.0 * max(1, self.model.network.n_parameters))
+
+    def _fit_rows(self, progress: EpochProgress, start: int, stop: int, batch_size: int) -> None:
+        model, n = self.model, len(self.x_train)
+        rows = stop - start
+        idx = progress.order[start:stop]
+        regularizers, history, epoch = model.regularizers, model.history, model.epoch
+        # fit scales regularization by the rows it is given; scaled by rows / n, each batch
+        # gets the gradient (and the loss the penalty) of the whole training set
+        model.regularizers = [type(r)(r.lam * rows / n) for r in regularizers]
+        model.history = History()
+        try:
+            logs = model.fit(
+                self.x_train[idx],
+                self.y_train[idx],
+                epochs=1,
+                batch_size=batch_size,
+                shuffle=False,
+                seed=self.config["seed"],
+                verbose=0,
+            ).last()
+        except TrainingDivergedError as exc:
+            self._progress = None
+            # fit numbers the batches of its chunk; the user counts those of the epoch
+            skip = progress.batches_done
+            message = re.sub(
+                r"(epoch \d+, batch )(\d+)", lambda m: f"{m[1]}{int(m[2]) + skip}", str(exc)
+            )
+            raise TrainingDivergedError(message) from None
+        finally:
+            model.regularizers, model.history, model.epoch = regularizers, history, epoch
+        penalty = sum(r.penalty(model.network.parameters(), n) for r in regularizers)
+        data_loss = logs["loss"] - penalty
+        progress.loss_sum += data_loss if model.loss.sums_over_batch else data_loss * rows
+        if model.metric_name and model.metric_name in logs:
+            progress.correct += logs[model.metric_name] * rows
+        progress.seconds += logs.get("seconds", 0.0)
+        progress.rows_done = stop
+        progress.batches_done += -(-rows // batch_size)
+
+    def _finish_epoch(self, progress: EpochProgress) -> None:
+        model, n = self.model, len(self.x_train)
+        self._progress = None
+        penalty = sum(r.penalty(model.network.parameters(), n) for r in model.regularizers)
+        data_loss = progress.loss_sum if model.loss.sums_over_batch else progress.loss_sum / n
+        logs = {"loss": data_loss + penalty}
+        if model.metric_name:
+            logs[model.metric_name] = progress.correct / n
+        logs["lr"] = model.optimizer.learning_rate
+        logs["seconds"] = progress.seconds
+        model.epoch = progress.epoch
+        model.history.append(progress.epoch, logs)
         self._record()
 
     def state(self) -> dict[str, Any]:
