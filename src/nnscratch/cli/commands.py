@@ -495,8 +495,27 @@ def reproduce(args: argparse.Namespace) -> int:
     from ..experiments import run_all
 
     folder: str = args.out  # it has a default
+    lang: str = args.lang  # argparse's choices: "en" or "zh"
+    if lang != "en":
+        _check_prints(lang)
     out = _check_out(folder)
-    return run_all(out, fast=args.fast, data_dir=args.data_dir, only=args.only)
+    return run_all(out, fast=args.fast, data_dir=args.data_dir, only=args.only, lang=lang)
+
+
+def _check_prints(lang: str) -> None:
+    """Refuse, before minutes of training, a ``--lang`` this terminal's encoding cannot print."""
+    import sys
+
+    from ..i18n import message
+
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        message("run.mode.full", lang).encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        raise ValueError(
+            f"--lang {lang} needs an output that can show its characters, and stdout's encoding "
+            f"is {encoding}; set PYTHONIOENCODING=utf-8 (or a UTF-8 locale) and run again"
+        ) from None
 
 
 def export(args: argparse.Namespace) -> int:

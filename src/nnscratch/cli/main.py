@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from .. import __version__
+from ..i18n import LANGS
 
 if TYPE_CHECKING:
     from ..training.threads import Threads
@@ -435,6 +436,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_experiment_names,
         metavar="NAMES",
         help="comma-separated experiment names to run",
+    )
+    r.add_argument(
+        "--lang",
+        choices=LANGS,
+        default="en",
+        help="language of the printed table and results.md: en (English) or zh (Chinese, "
+        "中文); numbers, units and names stay as they are, results.json stays English",
     )
 
     x = command("export", "Export a saved model to ONNX.")

@@ -36,6 +36,7 @@ import numpy as np
 from ..core.initializers import Normal, Zeros
 from ..core.layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, Reshape
 from ..core.network import Sequential
+from ..i18n import t
 from ..model import Model
 from ..training import SGD
 from .common import Context, Row, mnist_with_validation, verdict
@@ -48,7 +49,7 @@ L2 = BOOK_LAMBDA * BATCH
 #: name -> (experiment, the book's figure (fraction), conv filters, activation, eta, L2, expanded)
 ROWS: dict[str, tuple[str, float, tuple[int, ...], str, float, float, bool]] = {
     "conv1": (
-        "Nielsen ch. 6: conv 20x5x5 + max-pool 2x2 + 100 sigmoid + softmax, eta 0.1",
+        t("nielsen.conv1"),
         0.9878,
         (20,),
         "sigmoid",
@@ -57,7 +58,7 @@ ROWS: dict[str, tuple[str, float, tuple[int, ...], str, float, float, bool]] = {
         False,
     ),
     "conv2": (
-        "Nielsen ch. 6: two conv-pool layers (20, 40 filters) + 100 sigmoid, eta 0.1",
+        t("nielsen.conv2"),
         0.9906,
         (20, 40),
         "sigmoid",
@@ -66,7 +67,7 @@ ROWS: dict[str, tuple[str, float, tuple[int, ...], str, float, float, bool]] = {
         False,
     ),
     "relu": (
-        "Nielsen ch. 6: two conv-pool layers, ReLU, eta 0.03, lambda 0.1",
+        t("nielsen.relu"),
         0.9923,
         (20, 40),
         "relu",
@@ -75,7 +76,7 @@ ROWS: dict[str, tuple[str, float, tuple[int, ...], str, float, float, bool]] = {
         False,
     ),
     "expanded": (
-        "Nielsen ch. 6: two conv-pool layers, ReLU, on the data expanded by 1-pixel shifts",
+        t("nielsen.expanded"),
         0.9937,
         (20, 40),
         "relu",
@@ -158,10 +159,10 @@ def train_selected(
 
 def _row(ctx: Context, key: str) -> list[Row]:
     name, figure, filters, activation, eta, l2, expanded = ROWS[key]
-    article = f"{figure:.2%} (best of {BOOK_EPOCHS} epochs by validation accuracy)"
+    article = t("nielsen.article", figure=figure, epochs=BOOK_EPOCHS)
     data = mnist_with_validation(ctx)
     if isinstance(data, Exception):
-        return [Row(name, article, "MNIST not available", "skipped", str(data).splitlines()[0])]
+        return [Row(name, article, t("mnist.missing"), "skipped", str(data).splitlines()[0])]
     from ..data.preprocessing import expand_mnist
 
     x, y = data.x_train, data.y_train
@@ -180,21 +181,26 @@ def _row(ctx: Context, key: str) -> list[Row]:
         model, (x, y), val, test, epochs, BATCH, progress=not ctx.fast
     )
     best = int(np.argmax(val_acc))
-    ours = (
-        f"{test_acc[best]:.2%} (epoch {best + 1} of {epochs}, best validation "
-        f"{val_acc[best]:.2%}; last epoch {test_acc[-1]:.2%})"
+    ours = t(
+        "nielsen.ours",
+        test=test_acc[best],
+        epoch=best + 1,
+        epochs=epochs,
+        val=val_acc[best],
+        last=test_acc[-1],
     )
     if ctx.fast:
-        note = (
-            f"fast mode: {len(x):,} training samples, {epochs} epoch{'s' * (epochs > 1)}, "
-            f"{FAST_EVAL:,} test images; checks >= {bar:.0%}"
+        note = t(
+            "note.fast_subset",
+            train=len(x),
+            epochs=epochs,
+            plural="s" * (epochs > 1),
+            test=FAST_EVAL,
+            bar=bar,
         )
         ok = test_acc[best] >= bar
     else:
-        note = (
-            f"{epochs} of the book's {BOOK_EPOCHS} epochs, mini-batch {BATCH}, samples "
-            "reshuffled every epoch"
-        )
+        note = t("nielsen.full", epochs=epochs, book=BOOK_EPOCHS, batch=BATCH)
         ok = test_acc[best] >= figure - TOLERANCE
     return [Row(name, article, ours, verdict(ok), note)]
 

@@ -19,11 +19,12 @@ import numpy as np
 from ..core.initializers import Normal
 from ..core.layers import Conv2D, Dense, Flatten, MaxPool2D, Reshape
 from ..core.network import Sequential
+from ..i18n import t
 from ..model import Model
 from ..training import Adam
 from .common import Context, Row, verdict
 
-NAME = "Saito ch. 7: SimpleConvNet (conv 30x5x5, ReLU, max-pool 2x2, 100 ReLU), Adam lr 0.001"
+NAME = t("saito.name")
 FIGURE = 0.989
 BOOK_EPOCHS = 20
 BATCH = 100
@@ -57,11 +58,11 @@ def run(ctx: Context) -> list[Row]:
     from ..data import load_mnist
     from ..data.errors import DataError
 
-    article = f"about {FIGURE:.1%} test accuracy after {BOOK_EPOCHS} epochs"
+    article = t("saito.article", figure=FIGURE, epochs=BOOK_EPOCHS)
     try:
         data = load_mnist(ctx.data_dir, normalize=True, progress=True)
     except (DataError, OSError) as exc:
-        return [Row(NAME, article, "MNIST not available", "skipped", str(exc).splitlines()[0])]
+        return [Row(NAME, article, t("mnist.missing"), "skipped", str(exc).splitlines()[0])]
     x, y, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test
     if ctx.fast:
         x, y = x[:FAST_TRAIN], y[:FAST_TRAIN]
@@ -80,14 +81,18 @@ def run(ctx: Context) -> list[Row]:
                 flush=True,
             )
     best = int(np.argmax(test_acc))
-    ours = f"{test_acc[-1]:.2%} after {epochs} epochs (best {test_acc[best]:.2%}, epoch {best + 1})"
+    ours = t("saito.ours", last=test_acc[-1], epochs=epochs, best=test_acc[best], epoch=best + 1)
     if ctx.fast:
-        note = (
-            f"fast mode: {len(x):,} training samples, {epochs} epochs, {len(x_test):,} test "
-            f"images; checks >= {FAST_BAR:.0%}"
+        note = t(
+            "note.fast_subset",
+            train=len(x),
+            epochs=epochs,
+            plural="s" * (epochs > 1),
+            test=len(x_test),
+            bar=FAST_BAR,
         )
         ok = test_acc[best] >= FAST_BAR
     else:
-        note = f"{epochs} epochs as in the book; each epoch visits every sample once"
+        note = t("saito.full", epochs=epochs)
         ok = test_acc[best] >= FIGURE - TOLERANCE
     return [Row(NAME, article, ours, verdict(ok), note)]

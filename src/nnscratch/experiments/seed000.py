@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..core.network import mlp
 from ..data.toy import five_clusters
+from ..i18n import t
 from ..model import Model
 from ..training import SGD, TrainingDivergedError
 from .common import Context, Row, verdict
@@ -43,28 +44,27 @@ def run(ctx: Context) -> list[Row]:
             diverged.append(True)
     rows = [
         Row(
-            "seed 000: linear multi-class perceptron, one-hot targets, quadratic cost",
-            "about 50% accuracy",
-            f"{acc['linear']:.1%} test accuracy",
+            t("seed000.linear"),
+            t("seed000.linear.article"),
+            t("seed000.linear.ours", acc=acc["linear"]),
             verdict(0.40 <= acc["linear"] <= 0.62),
         ),
         Row(
-            "seed 000: one hidden ReLU layer (8 units), quadratic cost, eta 1e-5",
-            "about 70% accuracy",
+            t("seed000.hidden"),
+            t("seed000.hidden.article"),
             f"{acc['hidden']:.1%}",
             verdict(0.60 <= acc["hidden"] <= 0.82),
         ),
         Row(
-            "seed 000: softmax + cross-entropy (same network)",
-            "better than both",
+            t("seed000.softmax"),
+            t("seed000.softmax.article"),
             f"{acc['softmax']:.1%}",
             verdict(acc["softmax"] > max(acc["linear"], acc["hidden"]) + 0.1),
         ),
         Row(
-            "seed 000: a larger learning rate (3e-4 per sample)",
-            "the quadratic-cost model explodes; softmax + cross-entropy stays stable",
-            f"quadratic cost diverged for {sum(diverged)}/3 widths; softmax + CE trained to "
-            f"{acc['softmax']:.1%}",
+            t("seed000.large_lr"),
+            t("seed000.large_lr.article"),
+            t("seed000.large_lr.ours", diverged=sum(diverged), acc=acc["softmax"]),
             verdict(all(diverged) and acc["softmax"] > 0.8),
         ),
     ]
@@ -85,5 +85,5 @@ def run(ctx: Context) -> list[Row]:
 
         ctx.save(plot_activations(), "activations")
     except ImportError as exc:
-        rows[0].note = f"figures skipped: {exc}"
+        rows[0].note = t("note.figures_skipped", error=str(exc))
     return rows

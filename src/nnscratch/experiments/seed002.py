@@ -9,6 +9,7 @@ from ..core._types import Array
 from ..core.initializers import Normal, StandardNormal
 from ..core.layers import Dense
 from ..core.network import Sequential
+from ..i18n import t
 from ..model import Model
 from ..training import SGD
 from .common import Context, Row, mnist_with_validation, verdict
@@ -41,22 +42,21 @@ def run_neuron(ctx: Context) -> list[Row]:
 
     rows = [
         Row(
-            "seed 002: sigmoid neuron, quadratic cost, eta 0.15, from w=0.6, b=0.9",
-            "learns fast from the start",
-            f"cost halves in {_epochs_to_halve(fast)} epochs ({fast[0]:.3f} -> {fast[-1]:.4f})",
+            t("seed002.fast"),
+            t("seed002.fast.article"),
+            t("seed002.fast.ours", epochs=_epochs_to_halve(fast), first=fast[0], last=fast[-1]),
             verdict(_epochs_to_halve(fast) <= 40),
         ),
         Row(
-            "seed 002: same, from w=2, b=2 (a saturated neuron)",
-            "a long plateau for roughly the first 150 epochs",
-            f"{slow_first150:.0%} of the total drop happens in the first 150 epochs; cost "
-            f"halves after {_epochs_to_halve(slow)} epochs",
+            t("seed002.slow"),
+            t("seed002.slow.article"),
+            t("seed002.slow.ours", share=slow_first150, epochs=_epochs_to_halve(slow)),
             verdict(slow_first150 < 0.15 and _epochs_to_halve(slow) > 150),
         ),
         Row(
-            "seed 002: cross-entropy, eta 0.005, from w=2, b=2",
-            "no plateau: fastest at the start",
-            f"drop per 50 epochs {', '.join(f'{d:.2f}' for d in window(ce))} (decreasing)",
+            t("seed002.ce"),
+            t("seed002.ce.article"),
+            t("seed002.ce.ours", drops=", ".join(f"{d:.2f}" for d in window(ce))),
             verdict(bool(np.all(np.diff(window(ce)) < 0))),
         ),
     ]
@@ -72,22 +72,19 @@ def run_neuron(ctx: Context) -> list[Row]:
         )
         ctx.save(fig, "seed002_learning_slowdown")
     except ImportError as exc:
-        rows[0].note = f"figure skipped: {exc}"
+        rows[0].note = t("note.figure_skipped", error=str(exc))
     return rows
 
 
 def run_mnist(ctx: Context) -> list[Row]:
     data = mnist_with_validation(ctx)
-    names = (
-        "seed 002: Nielsen 784-30-10, sigmoid, cross-entropy, eta 0.5, mini-batch 10",
-        "seed 002: Nielsen 784-100-10, cross-entropy + L2 (lambda 5.0), eta 0.5, mini-batch 10",
-    )
+    names = (t("seed002.mnist30"), t("seed002.mnist100"))
     if isinstance(data, Exception):
         return [
-            Row(n, "-", "MNIST not available", "skipped", str(data).splitlines()[0]) for n in names
+            Row(n, "-", t("mnist.missing"), "skipped", str(data).splitlines()[0]) for n in names
         ]
     epochs = 5 if ctx.fast else 30
-    note = f"fast mode: {epochs} of the book's 30 epochs" if ctx.fast else ""
+    note = t("seed002.mnist.fast", epochs=epochs) if ctx.fast else ""
     y_train = np.eye(10, dtype=np.float32)[data.y_train]  # Nielsen: sigmoid outputs, one-hot
     results = []
     for hidden, l2 in ((30, 0.0), (100, 5.0)):
@@ -121,15 +118,15 @@ def run_mnist(ctx: Context) -> list[Row]:
     rows = [
         Row(
             names[0],
-            "about 95.5% on validation data (95.49% in the book)",
-            f"{small[-1]:.2%} (best {max(small):.2%})",
+            t("seed002.mnist30.article"),
+            t("seed002.mnist.ours", last=small[-1], best=max(small)),
             verdict(ok[0]),
             note,
         ),
         Row(
             names[1],
-            "97.92% on validation data",
-            f"{large[-1]:.2%} (best {max(large):.2%})",
+            t("seed002.mnist100.article"),
+            t("seed002.mnist.ours", last=large[-1], best=max(large)),
             verdict(ok[1]),
             note,
         ),

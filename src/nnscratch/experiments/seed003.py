@@ -7,6 +7,7 @@ import numpy as np
 
 from ..core.network import mlp
 from ..data.toy import truth_table
+from ..i18n import t
 from ..model import Model
 from ..training import SGD
 from .common import Context, Row, verdict
@@ -28,15 +29,19 @@ def run(ctx: Context) -> list[Row]:
     monotone = bool(np.all(np.diff(losses) < 0))
     rows = [
         Row(
-            "seed 003: 3-4-1 sigmoid network, SSE, 1500 full-batch iterations",
+            t("seed003.table"),
             " / ".join(f"{v:.3f}" for v in ARTICLE),
             " / ".join(f"{v:.3f}" for v in predictions),
             verdict(bool(np.all(np.abs(predictions - y) < 0.05))),
         ),
         Row(
-            "seed 003: the loss over the 1500 iterations",
-            "decreases monotonically to a minimum",
-            f"{losses[0]:.3f} -> {losses[-1]:.5f}, {'monotone' if monotone else 'NOT monotone'}",
+            t("seed003.loss"),
+            t("seed003.loss.article"),
+            t(
+                "seed003.loss.monotone" if monotone else "seed003.loss.not_monotone",
+                first=losses[0],
+                last=losses[-1],
+            ),
             verdict(monotone),
         ),
     ]

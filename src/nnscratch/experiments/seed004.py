@@ -9,6 +9,7 @@ import numpy as np
 
 from ..core.activations import Softmax
 from ..core.network import Sequential
+from ..i18n import t
 from .common import Context, Row, saito_weights, verdict
 
 W = [
@@ -30,21 +31,21 @@ def run(ctx: Context) -> list[Row]:
         s2 = soft(np.array([[1010.0, 1000.0, 990.0]]))[0]
     rows = [
         Row(
-            "seed 004: 3-layer forward pass with fixed weights",
+            t("seed004.forward"),
             "[0.31682708 0.69627909]",
             np.array2string(out, precision=8),
             verdict(np.allclose(out, expected, atol=1e-8)),
         ),
         Row(
-            "seed 004: softmax([0.3, 2.9, 4.0])",
+            t("seed004.softmax"),
             "[0.01821127 0.24519181 0.73659691]",
             np.array2string(s1, precision=8),
             verdict(np.allclose(s1, [0.01821127, 0.24519181, 0.73659691], atol=1e-8)),
         ),
         Row(
-            "seed 004: softmax([1010, 1000, 990]) with the max subtracted",
-            "[9.99954600e-01 4.53978686e-05 2.06106005e-09], no overflow",
-            np.array2string(s2, precision=8) + ", no warning",
+            t("seed004.overflow"),
+            t("seed004.overflow.article", values="[9.99954600e-01 4.53978686e-05 2.06106005e-09]"),
+            t("seed004.overflow.ours", values=np.array2string(s2, precision=8)),
             verdict(np.allclose(s2, [9.99954600e-01, 4.53978686e-05, 2.06106005e-09], rtol=1e-6)),
         ),
     ]
@@ -53,15 +54,15 @@ def run(ctx: Context) -> list[Row]:
 
 
 def _pretrained(ctx: Context) -> Row:
-    name = "seed 004: pretrained 784-50-100-10 sigmoid network on the 10,000 MNIST test images"
+    name = t("seed004.pretrained")
     weights = saito_weights(ctx.data_dir)
     if weights is None:
         return Row(
             name,
             "93.52%",
-            "weights not found",
+            t("seed004.weights_missing"),
             "skipped",
-            "saito-sample-weight.npz is looked for beside the MNIST folder and in ../shared/data",
+            t("seed004.weights_where", file="saito-sample-weight.npz", folder="../shared/data"),
         )
     from ..data import load_mnist
     from ..data.errors import DataError
@@ -69,7 +70,7 @@ def _pretrained(ctx: Context) -> Row:
     try:
         data = load_mnist(ctx.data_dir, normalize=True, progress=True)
     except (DataError, OSError) as exc:
-        return Row(name, "93.52%", "MNIST not available", "skipped", str(exc).splitlines()[0])
+        return Row(name, "93.52%", t("mnist.missing"), "skipped", str(exc).splitlines()[0])
     net = Sequential.from_npz(weights, activations="sigmoid")
     accuracy = float(
         np.mean(net.predict(data.x_test, batch_size=100).argmax(axis=1) == data.y_test)
