@@ -555,3 +555,20 @@ export function bindControls(session, { onResult = () => {}, root = document, tr
     });
   }
 }
+
+// The file inputs are visually hidden behind a <label> button (a native one cuts its own button
+// text in a narrow column); this shows the chosen file's name next to that button. It listens in
+// the capture phase because the pages clear the input once the upload is done.
+document.addEventListener(
+  "change",
+  (e) => {
+    const input = e.target;
+    if (!(input instanceof HTMLInputElement) || input.type !== "file") return;
+    const name = document.querySelector(`.file-name[data-file-for="${input.id}"]`);
+    if (name && input.files && input.files[0]) {
+      name.textContent = input.files[0].name;
+      name.title = input.files[0].name;
+    }
+  },
+  true,
+);
