@@ -6,6 +6,7 @@ stochastic solvers and L-BFGS, MLP's stopping rule, and the fitted attributes.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import numbers
 import warnings
@@ -28,6 +29,7 @@ from ..core.initializers import Initializer, Uniform
 from ..core.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer, as_shape
 from ..core.losses import Loss
 from ..core.network import Sequential
+from ..core.sparse import is_sparse
 from ..core.spec import build_network, parse_layers
 from ..core.validation import check_finite
 from ..model import Model
@@ -83,11 +85,10 @@ def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def is_sparse(x: object) -> bool:
-    """Whether ``x`` is a SciPy sparse matrix or array."""
-    from scipy.sparse import issparse
-
-    return bool(issparse(x))
+def shared_parameters(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Of a subclass ``__init__``'s ``locals()``, the arguments ``BaseNet.__init__`` takes."""
+    names = inspect.signature(BaseNet.__init__).parameters
+    return {name: value for name, value in arguments.items() if name in names and name != "self"}
 
 
 def n_rows(x: Any) -> int:

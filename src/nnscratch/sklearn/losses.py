@@ -46,6 +46,12 @@ def _weighted_columns(loss: Loss, output: Array, target: Array) -> Array:
     return y.astype(output.dtype, copy=False)
 
 
+def _weighted_row_sum(per_entry: Array, weights: Array | None) -> float:
+    """sum_i w_i sum_k per_entry_ik (w_i = 1 without weights)."""
+    per_sample = per_entry.sum(axis=1, keepdims=True)
+    return float(per_sample.sum() if weights is None else np.vdot(weights, per_sample))
+
+
 def _split(output: Array, target: Array) -> tuple[Array, Array | None]:
     """The target columns and the weight column (None for unit weights)."""
     if target.shape[1] == output.shape[1]:
@@ -160,8 +166,7 @@ class SampleWeightedLogistic(Loss):
         n = len(output)
         y, weights = _split(output, target)
         per_entry = np.maximum(output, 0) - output * y + np.log1p(np.exp(-np.abs(output)))
-        per_sample = per_entry.sum(axis=1, keepdims=True)
-        value = float(per_sample.sum() if weights is None else np.vdot(weights, per_sample)) / n
+        value = _weighted_row_sum(per_entry, weights) / n
         if not need_gradient:
             return value, None
         # sigma(z) without overflow: e^-|z| is at most 1
@@ -202,8 +207,7 @@ class SampleWeightedPoisson(Loss):
             mu = np.exp(output)
         safe = np.where(y > 0, y, 1)
         per_entry = mu - y * output + y * np.log(safe) - y
-        per_sample = per_entry.sum(axis=1, keepdims=True)
-        value = float(per_sample.sum() if weights is None else np.vdot(weights, per_sample)) / n
+        value = _weighted_row_sum(per_entry, weights) / n
         if not need_gradient:
             return value, None
         mu -= y

@@ -14,7 +14,7 @@ from ..core.activations import Activation
 from ..core.losses import MSE, Loss
 from ..training.callbacks import Callback
 from ..training.optimizers import Optimizer
-from .base import BaseNet, Config, only_if
+from .base import BaseNet, Config, only_if, shared_parameters
 from .losses import SampleWeightedMSE, SampleWeightedPoisson
 
 #: ``loss`` values, as ``MLPRegressor``'s.
@@ -83,39 +83,8 @@ class NetRegressor(RegressorMixin, BaseNet):  # type: ignore[misc]  # scikit-lea
         dtype: type | str | np.dtype[Any] | None = None,
         threads: int | str = "auto",
     ) -> None:
-        super().__init__(
-            hidden_layer_sizes,
-            activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            l2=l2,
-            layers=layers,
-            input_shape=input_shape,
-            dropout=dropout,
-            batch_norm=batch_norm,
-            callbacks=callbacks,
-            dtype=dtype,
-            threads=threads,
-        )
+        # scikit-learn's contract: every argument stored as given; BaseNet stores its own
+        super().__init__(**shared_parameters(locals()))
         self.loss = loss
 
     def _config(self) -> Config:

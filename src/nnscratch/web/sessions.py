@@ -578,7 +578,7 @@ class ModelSession(Session):
             raise TrainingDivergedError(message) from None
         finally:
             model.regularizers, model.history, model.epoch = regularizers, history, epoch
-        penalty = sum(r.penalty(model.network.parameters(), n) for r in regularizers)
+        penalty = model._penalty(n)  # the model's own regularizers are back in place
         data_loss = logs["loss"] - penalty
         progress.loss_sum += data_loss if model.loss.sums_over_batch else data_loss * rows
         if model.metric_name and model.metric_name in logs:
@@ -590,7 +590,7 @@ class ModelSession(Session):
     def _finish_epoch(self, progress: EpochProgress) -> None:
         model, n = self.model, len(self.x_train)
         self._progress = None
-        penalty = sum(r.penalty(model.network.parameters(), n) for r in model.regularizers)
+        penalty = model._penalty(n)
         data_loss = progress.loss_sum if model.loss.sums_over_batch else progress.loss_sum / n
         logs = {"loss": data_loss + penalty}
         if model.metric_name:
