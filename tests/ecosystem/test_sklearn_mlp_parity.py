@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
 from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
 
+import nnscratch as nn  # noqa: E402
 from nnscratch.sklearn import NetClassifier, NetRegressor  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -343,3 +344,18 @@ def test_absurd_sizes_are_refused_before_any_allocation() -> None:
         NetClassifier(hidden_layer_sizes=(10**12,), max_iter=1).fit(X[:, :3], y)
     with pytest.warns(UserWarning, match="batch_size=500 is larger than the 120"):
         NetClassifier(hidden_layer_sizes=(4,), batch_size=500, max_iter=1).fit(X, y)
+
+
+def test_ctrl_c_keeps_what_was_learned_as_mlp_does() -> None:
+    X, y = _data("multiclass")
+
+    def interrupt(model, epoch, logs):
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    stop = nn.LambdaCallback(on_epoch_end=interrupt)
+    clf = NetClassifier(hidden_layer_sizes=(8,), max_iter=50, random_state=0, callbacks=[stop])
+    with pytest.warns(UserWarning, match="interrupted by the user after 3 epochs"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 3
+    assert clf.predict_proba(X).shape == (len(X), 3)

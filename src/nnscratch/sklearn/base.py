@@ -933,22 +933,33 @@ class BaseNet(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no typ
         self._set_l2(cfg, n, batch, weights)
         targets = self._targets(y_enc, self._normalised(weights), dtype)
         monitor = _Monitor(self, cfg, n, validation, stop=True)
-        with loss_installed(self.model_, self._training_loss(weights is not None)):
-            self.model_.fit(
-                X,
-                targets,
-                epochs=cfg.max_iter,
-                batch_size=batch,
-                shuffle=cfg.shuffle,
-                seed=fit_seed,
-                callbacks=[monitor, *cfg.callbacks],
-                verbose=cfg.verbose,
-                threads=cfg.threads,
+        interrupted = False
+        try:
+            with loss_installed(self.model_, self._training_loss(weights is not None)):
+                self.model_.fit(
+                    X,
+                    targets,
+                    epochs=cfg.max_iter,
+                    batch_size=batch,
+                    shuffle=cfg.shuffle,
+                    seed=fit_seed,
+                    callbacks=[monitor, *cfg.callbacks],
+                    verbose=cfg.verbose,
+                    threads=cfg.threads,
+                )
+        except KeyboardInterrupt:
+            # as MLP: Ctrl+C ends training, and the estimator keeps what it learned so far
+            interrupted = True
+            warnings.warn(
+                f"{type(self).__name__}: training interrupted by the user after "
+                f"{self.n_iter_} epochs; the estimator keeps the weights it has.",
+                UserWarning,
+                stacklevel=4,
             )
         if validation is not None and monitor.best_weights is not None:
             self.model_.network.set_weights(monitor.best_weights)
         self.stopped_early_ = monitor.stopped
-        if not monitor.stopped and not self.model_.stop_training:
+        if not (interrupted or monitor.stopped or self.model_.stop_training):
             warnings.warn(
                 f"{type(self).__name__}: maximum iterations ({cfg.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
