@@ -67,6 +67,8 @@ def test_info_lists_defaults_presets_and_limits(client: Any) -> None:
         "reg_rate",
         "batch_size",
         "speed",
+        "show_test",  # how the page draws: no effect on training, applied without a reset
+        "discretize",
     }
     assert info["limits"]["max_sessions"] == Settings().max_sessions
     assert len(info["neuron"]["presets"]) == 3

@@ -11,10 +11,18 @@ Coordinates: the generated datasets are scaled to lie roughly within [-1.5, 1.5]
 ``make_dataset``); an uploaded CSV is standardized (zero mean, unit variance per column) unless
 ``standardize`` is false. The model, and so the downloaded model file, works in these
 coordinates.
+
+Inputs: the network sees the input features switched on in ``features`` (x1, x2, x1^2, ...,
+in the order of ``features.FEATURES``; see ``features.py``), computed from each point:
+``x_train`` / ``x_test`` hold those inputs, ``points_train`` / ``points_test`` the points.
+Each hidden layer has its own activation (``activations``), and each frame carries the
+weight matrices for the page's network graph, where a weight can be edited
+(``set_weight``).
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import tempfile
@@ -26,13 +34,15 @@ from typing import Any
 import numpy as np
 
 from ..core._types import Array
-from ..core.network import mlp
+from ..core.layers import Dense, Dropout, Layer
+from ..core.network import Sequential
 from ..data import toy
 from ..model import Model
 from ..training.optimizers import get_optimizer
 from ..training.regularizers import L1, L2
 from . import netinfo
-from .csvdata import parse_csv
+from .csvdata import TARGETS, interpret_targets, read_csv_rows
+from .features import FEATURE_LABELS, FEATURES, as_features, feature_maps, feature_matrix
 from .sessions import Cursor, Curves, ModelSession, b64, finite, to_uint8
 from .settings import MAX_CLASSES, MAX_HIDDEN_LAYERS, MAX_POINTS, MAX_UNITS, Settings
 from .validation import (
@@ -47,6 +57,18 @@ from .validation import (
 )
 
 DATASETS = ("spirals", "five_clusters", "xor", "circles", "moons", "blobs")
+#: Regression datasets: a numeric target per point (MSE loss, one linear output unit).
+REGRESSION_DATASETS = ("plane", "multi_gaussian", "sine")
+#: The signed Gaussian bumps of "multi_gaussian" (TF Playground's six, scaled by 1/4): x1, x2, sign.
+BUMPS = (
+    (-1.0, 0.625, 1.0),
+    (0.0, 0.625, -1.0),
+    (1.0, 0.625, 1.0),
+    (-1.0, -0.625, -1.0),
+    (0.0, -0.625, 1.0),
+    (1.0, -0.625, -1.0),
+)
+BUMP_WIDTH = 0.35
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "softplus", "linear")
 LOSSES = ("softmax_cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
@@ -54,6 +76,10 @@ REGULARIZATION = ("none", "l2", "l1")
 #: Classes of the datasets whose class count is fixed (the others use ``classes``).
 FIXED_CLASSES = {"five_clusters": 5, "xor": 2, "circles": 2, "moons": 2}
 HEATMAP_RES = 64
+FEATURE_RES = 24  # the feature tiles' pixels per side
+GRAPH_UNITS = 64  # units per layer the network graph draws
+GRAPH_LINES = 1024  # connections per weight matrix the graph draws (the strongest beyond)
+MAX_WEIGHT = 1000.0  # |value| a weight may be set to from the page
 NEURON_PIXELS = 96 * 1024  # neuron-heatmap pixels per frame, shared by all hidden units
 MAX_NEURON_MAPS = 1024
 
@@ -62,18 +88,89 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any, str], str]:
     return lambda v, n: as_choice(v, n, options)
 
 
+def _activation_list(value: Any, name: str) -> list[str]:
+    """One activation per hidden layer (the length is checked against ``hidden`` later)."""
+    if not isinstance(value, list) or len(value) > MAX_HIDDEN_LAYERS:
+        raise ParamError(
+            f"{name} must be a list of up to {MAX_HIDDEN_LAYERS} activations, one per hidden "
+            f"layer (each one of {', '.join(ACTIVATIONS)}), got {value!r:.60}",
+            name,
+        )
+    return [as_choice(v, f"{name}[{i}]", ACTIVATIONS) for i, v in enumerate(value)]
+
+
+def merge_config(config: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
+    """``config`` updated with the validated ``checked``, keeping one activation per layer.
+
+    ``activations`` (one per hidden layer) must match ``hidden``'s length when it is given;
+    a global ``activation`` given without ``activations`` sets every layer's; otherwise the
+    per-layer list follows ``hidden``: cut at the end, or extended with ``activation``.
+    """
+    new = {**config, **checked}
+    n = len(new["hidden"])
+    if "activations" in checked:
+        acts = checked["activations"]
+        if len(acts) != n:
+            raise ParamError(
+                f"activations must give one activation per hidden layer ({n}), got {len(acts)}",
+                "activations",
+            )
+        if acts and "activation" not in checked and len(set(acts)) == 1:
+            new["activation"] = acts[0]  # the "set all" select shows the common choice
+    elif "activation" in checked:
+        new["activations"] = [checked["activation"]] * n
+    else:
+        kept = list(config["activations"])[:n]
+        new["activations"] = kept + [new["activation"]] * (n - len(kept))
+    return new
+
+
+def layered_mlp(
+    sizes: list[int], activations: list[str], head: str | None, *, dropout: float, seed: int
+) -> Sequential:
+    """An MLP with its own activation per hidden layer: ``Dense(sizes[i + 1], activations[i])``
+    for each hidden layer (followed by ``Dropout(dropout)`` when dropout > 0), then
+    ``Dense(sizes[-1], head)``. With the same activation everywhere it is ``mlp(sizes,
+    activation, head, dropout=dropout, seed=seed)``, initial weights included."""
+    layers: list[Layer] = []
+    for width, activation in zip(sizes[1:-1], activations, strict=True):
+        layers.append(Dense(width, activation))
+        if dropout:
+            layers.append(Dropout(dropout))
+    layers.append(Dense(sizes[-1], head))
+    return Sequential(layers, sizes[0], seed=seed)
+
+
+def _b64_float32(values: Array) -> str:
+    """Base64 of little-endian float32 values (how the weights travel in frames)."""
+    data = np.ascontiguousarray(values, dtype="<f4").tobytes()
+    return base64.b64encode(data).decode("ascii")
+
+
+def _whole(preset: dict[str, Any]) -> dict[str, Any]:
+    """What a preset implies for the per-layer settings: its activation on every hidden
+    layer, and the point itself (x1, x2) as the input."""
+    hidden = preset.get("hidden", DEFAULTS["hidden"])
+    activation = preset.get("activation", DEFAULTS["activation"])
+    return {"activations": [activation] * len(hidden), "features": ["x1", "x2"]}
+
+
 FIELDS: dict[str, Field] = {
-    "dataset": Field(_choice((*DATASETS, "upload")), scope="data"),
+    "dataset": Field(_choice((*DATASETS, *REGRESSION_DATASETS, "upload")), scope="data"),
     "noise": Field(lambda v, n: as_float(v, n, 0.0, 1.0), scope="data"),
     "classes": Field(lambda v, n: as_int(v, n, 2, MAX_CLASSES), scope="data"),
     "n_points": Field(lambda v, n: as_int(v, n, 10, MAX_POINTS), scope="data"),
     "train_ratio": Field(lambda v, n: as_float(v, n, 0.1, 0.9), scope="data"),
     "standardize": Field(as_bool, scope="data"),
     "seed": Field(lambda v, n: as_int(v, n, 0, 2**31 - 1), scope="data"),
+    "data_seed": Field(lambda v, n: as_int(v, n, 0, 2**31 - 1), scope="data"),
+    "csv_target": Field(_choice(TARGETS), scope="data"),
     "hidden": Field(
         lambda v, n: as_int_list(v, n, min_len=0, max_len=MAX_HIDDEN_LAYERS, lo=1, hi=MAX_UNITS)
     ),
     "activation": Field(_choice(ACTIVATIONS)),
+    "activations": Field(_activation_list),
+    "features": Field(as_features),
     "loss": Field(_choice(LOSSES)),
     "optimizer": Field(_choice(OPTIMIZERS)),
     "dropout": Field(lambda v, n: as_float(v, n, 0.0, 0.9)),
@@ -82,6 +179,9 @@ FIELDS: dict[str, Field] = {
     "reg_rate": Field(lambda v, n: as_float(v, n, 0.0, 1000.0), live=True),
     "batch_size": Field(lambda v, n: as_int(v, n, 1, MAX_POINTS), live=True),
     "speed": Field(lambda v, n: as_int(v, n, 0, 10_000), live=True),
+    # how the page draws (kept in the config so that a link restores them; no effect here)
+    "show_test": Field(as_bool, live=True),
+    "discretize": Field(as_bool, live=True),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -92,8 +192,12 @@ DEFAULTS: dict[str, Any] = {
     "train_ratio": 0.7,
     "standardize": True,
     "seed": 1,
+    "data_seed": 0,
+    "csv_target": "auto",
     "hidden": [16, 16],
     "activation": "tanh",
+    "activations": ["tanh", "tanh"],
+    "features": ["x1", "x2"],
     "loss": "softmax_cross_entropy",
     "optimizer": "adam",
     "dropout": 0.0,
@@ -102,6 +206,8 @@ DEFAULTS: dict[str, Any] = {
     "reg_rate": 0.0,
     "batch_size": 16,
     "speed": 30,
+    "show_test": True,
+    "discretize": False,
 }
 
 #: Known-good settings, shown as presets on the page.
@@ -184,16 +290,77 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "dropout": 0.0,
         "seed": 1,
     },
+    "Multi-gaussian regression, 2 x 8 tanh, Adam": {
+        "dataset": "multi_gaussian",
+        "noise": 0.0,
+        "n_points": 500,
+        "train_ratio": 0.7,
+        "hidden": [8, 8],
+        "activation": "tanh",
+        "optimizer": "adam",
+        "learning_rate": 0.03,
+        "batch_size": 10,
+        "regularization": "none",
+        "reg_rate": 0.0,
+        "dropout": 0.0,
+        "seed": 1,
+    },
 }
 
+
+#: Settings of the page's drawing, not of the experiment (the page keeps its own when it
+#: applies a preset).
+VIEW_KEYS = ("show_test", "discretize")
 
 PRESETS: dict[str, dict[str, Any]] = {
-    name: {**DEFAULTS, **values} for name, values in _PRESETS.items()
+    name: {**DEFAULTS, **values, **_whole(values)} for name, values in _PRESETS.items()
 }
+
+
+def is_regression(dataset: str) -> bool:
+    """Whether a generated dataset has a numeric target instead of classes."""
+    return dataset in REGRESSION_DATASETS
+
+
+def data_rng(config: dict[str, Any]) -> np.random.Generator:
+    """The data's random stream: from ``seed`` alone while ``data_seed`` is 0 (the data every
+    earlier version drew), from both once "regenerate" has drawn a new ``data_seed``."""
+    seed, extra = config["seed"], config.get("data_seed", 0)
+    return np.random.default_rng(seed if extra == 0 else [seed, extra])
+
+
+def make_regression(name: str, n: int, noise: float, rng: np.random.Generator) -> Array:
+    """Points uniform in [-1.5, 1.5]^2 and their target as a last column (n x 3, float32).
+
+    * ``plane``: t = (x1 + x2) / 3, a linear function in [-1, 1];
+    * ``multi_gaussian``: t = sum_j s_j exp(-|x - c_j|^2 / (2 * 0.35^2)) over six bumps of
+      sign s_j = +-1 (TF Playground's, scaled to these coordinates);
+    * ``sine``: t = sin(pi * x1), one and a half periods across the plane, whatever x2.
+
+    ``noise`` adds Gaussian noise of standard deviation ``noise / 2`` to the target.
+    """
+    x = rng.uniform(-1.5, 1.5, size=(n, 2))
+    if name == "plane":
+        t = (x[:, 0] + x[:, 1]) / 3
+    elif name == "multi_gaussian":
+        t = np.zeros(n)
+        for cx, cy, sign in BUMPS:
+            d2 = (x[:, 0] - cx) ** 2 + (x[:, 1] - cy) ** 2
+            t += sign * np.exp(-d2 / (2 * BUMP_WIDTH**2))
+    elif name == "sine":
+        t = np.sin(np.pi * x[:, 0])
+    else:  # pragma: no cover - the validator only lets known names through
+        raise ParamError(f"unknown dataset {name!r}", "dataset")
+    t = t + rng.normal(0.0, noise / 2, size=n)
+    out: Array = np.column_stack([x, t]).astype(np.float32)
+    return out
 
 
 def make_dataset(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Generate the configured toy dataset in playground coordinates.
+
+    A regression dataset (``REGRESSION_DATASETS``, see ``make_regression``) gives a float32
+    target of shape (n, 1) and no class names.
 
     ``noise`` (0..1) maps to each generator's own parameter: the angle jitter of spirals
     (``noise`` radians); Gaussian jitter of ``noise / 2`` on XOR, moons and the five clusters
@@ -201,11 +368,14 @@ def make_dataset(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[s
     drawn in [-1, 1]^2. The five clusters' N(0, 2^2) cloud is divided by 4 and the moons are
     centred, so every set lies roughly within [-1.5, 1.5].
     """
-    name, n, noise, seed = config["dataset"], config["n_points"], config["noise"], config["seed"]
+    name, n, noise = config["dataset"], config["n_points"], config["noise"]
+    rng = data_rng(config)
+    if is_regression(name):
+        table = make_regression(name, n, noise, rng)
+        return table[:, :2], table[:, 2:], []
     k = FIXED_CLASSES.get(name, config["classes"])
     if n < k:
         raise ParamError(f"n_points must be at least the number of classes ({k})", "n_points")
-    rng = np.random.default_rng(seed)
     if name == "spirals":
         x, y = toy.spirals(n, arms=k, noise=noise, seed=rng)
     elif name == "xor":
@@ -238,10 +408,13 @@ class PlaygroundSession(ModelSession):
         params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(sid, settings, compute)
-        self.config: dict[str, Any] = dict(DEFAULTS)
-        self.config.update(validate_update(params or {}, FIELDS))
+        self.config: dict[str, Any] = merge_config(DEFAULTS, validate_update(params or {}, FIELDS))
         self.curves = Curves(("train_loss", "test_loss", "train_accuracy", "test_accuracy"))
         self._upload: tuple[np.ndarray, np.ndarray, list[str], str] | None = None
+        # the uploaded file's third column as text, and its line numbers: reinterpreted when
+        # the target type (csv_target) changes
+        self._upload_labels: tuple[list[str], list[int]] | None = None
+        self.target_range = 1.0
         self._credit = 0.0
         self._last_tick = time.monotonic()
         self._visual: dict[str, Any] = {}
@@ -256,12 +429,22 @@ class PlaygroundSession(ModelSession):
     def _n_classes(self) -> int:
         return len(self.class_names)
 
+    def regression(self, config: dict[str, Any] | None = None) -> bool:
+        """Whether ``config`` (the session's by default) is a regression problem: a generated
+        regression dataset, or an upload whose third column was read as numbers."""
+        cfg = self.config if config is None else config
+        if cfg["dataset"] == "upload":
+            return self._upload is not None and not self._upload[2]
+        return is_regression(cfg["dataset"])
+
     def _check_memory(self, config: dict[str, Any]) -> None:
         if config["dataset"] == "upload" and self._upload is not None:
             n, k = len(self._upload[0]), len(self._upload[2])
         else:
             n, k = config["n_points"], FIXED_CLASSES.get(config["dataset"], config["classes"])
-        sizes = [2, *config["hidden"], k]
+        if self.regression(config):
+            k = 1
+        sizes = [len(config["features"]), *config["hidden"], k]
         need = netinfo.training_bytes(sizes, n, config["batch_size"], max(n, HEATMAP_RES**2))
         if need > self.settings.session_memory:
             raise ParamError(
@@ -284,15 +467,24 @@ class PlaygroundSession(ModelSession):
                 if cfg["standardize"]:
                     std = x.std(axis=0)
                     x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
+                    if not names:  # a numeric target too: the MSE is then in units of its std
+                        t = y.astype(np.float64)
+                        y = ((t - t.mean()) / (t.std() or 1.0)).astype(np.float32)
                 x = x.astype(np.float32)
-                order = np.random.default_rng(cfg["seed"]).permutation(len(x))
+                order = data_rng(cfg).permutation(len(x))
                 x, y = x[order], y[order]
             else:
                 x, y, names = make_dataset(cfg)
             n_train = min(len(x) - 1, max(1, round(len(x) * cfg["train_ratio"])))
             self.x_train, self.y_train = x[:n_train], y[:n_train]
             self.x_test, self.y_test = x[n_train:], y[n_train:]
+            # the points in the plane; _build_model makes x_train / x_test their features
+            self.points_train, self.points_test = self.x_train, self.x_test
             self.class_names = names
+            # the output heat map's colour scale: -r..r, r the largest target magnitude
+            self.target_range = 1.0
+            if not names and len(y):
+                self.target_range = float(np.abs(y).max()) or 1.0
             span = float(np.abs(x).max()) if len(x) else 1.0
             self.extent = max(1.0, math.ceil(span * 1.1 * 4) / 4)
             self._grid = self._make_grid(HEATMAP_RES)
@@ -311,19 +503,19 @@ class PlaygroundSession(ModelSession):
 
     def _build_model(self) -> None:
         cfg = self.config
-        k = self._n_classes()
-        sizes = [2, *cfg["hidden"], k]
-        head = None if cfg["loss"] == "softmax_cross_entropy" else "sigmoid"
-        net = mlp(
-            sizes,
-            cfg["activation"],
-            output_activation=head,
-            dropout=cfg["dropout"],
-            seed=cfg["seed"],
-        )
+        # regression (no class names): one linear output unit and MSE, whatever ``loss`` says
+        regression = not self.class_names
+        k = self._n_classes() or 1
+        sizes = [len(cfg["features"]), *cfg["hidden"], k]
+        head = None if regression or cfg["loss"] == "softmax_cross_entropy" else "sigmoid"
+        net = layered_mlp(sizes, cfg["activations"], head, dropout=cfg["dropout"], seed=cfg["seed"])
+        # the network sees the chosen features of each point (x_train / x_test are its inputs)
+        self.x_train = feature_matrix(self.points_train, cfg["features"])
+        self.x_test = feature_matrix(self.points_test, cfg["features"])
         optimizer = get_optimizer(cfg["optimizer"], learning_rate=cfg["learning_rate"])
-        self.model = Model(net, loss=cfg["loss"], optimizer=optimizer)
-        self.model.classifier = True  # MSE on class labels is still a classifier (seed 000)
+        self.model = Model(net, loss="mse" if regression else cfg["loss"], optimizer=optimizer)
+        # MSE on class labels is still a classifier (seed 000)
+        self.model.classifier = not regression
         self._apply_live()
 
     def _apply_live(self) -> None:
@@ -342,15 +534,22 @@ class PlaygroundSession(ModelSession):
         if checked.get("dataset") == "upload" and self._upload is None:
             raise ParamError("upload a CSV file before choosing the 'upload' dataset", "dataset")
         with self.lock:
-            new = {**self.config, **checked}
-            changed = {k for k in checked if checked[k] != self.config[k]}
+            new = merge_config(self.config, checked)
+            changed = {k for k in new if k in FIELDS and new[k] != self.config.get(k)}
             scope = None
             if any(FIELDS[k].scope == "data" and not FIELDS[k].live for k in changed):
                 scope = "data"
             elif any(not FIELDS[k].live for k in changed):
                 scope = "model"
-            if scope or "batch_size" in changed:
-                self._check_memory(new)
+            kept_upload = self._upload
+            if "csv_target" in changed and self._upload is not None:
+                self._upload = self._interpret_upload(new["csv_target"], "csv_target")
+            try:
+                if scope or "batch_size" in changed:
+                    self._check_memory(new)
+            except ParamError:
+                self._upload = kept_upload
+                raise
             self.config = new
             if scope:
                 self.notice = None
@@ -363,14 +562,16 @@ class PlaygroundSession(ModelSession):
     def upload(self, data: bytes, name: str = "upload.csv") -> dict[str, Any]:
         """Use an uploaded CSV file (x1,x2,label) as the dataset; resets training."""
         self._check_open()
-        x, y, names = parse_csv(data, self.settings.max_csv_rows)
+        x, labels, lines = read_csv_rows(data, self.settings.max_csv_rows)
+        y, names = interpret_targets(labels, lines, self.config["csv_target"])
         with self.lock:
-            previous = self._upload, self.config
+            previous = self._upload, self._upload_labels
             self._upload = (x, y, names, name)
+            self._upload_labels = (labels, lines)
             try:
                 self._check_memory({**self.config, "dataset": "upload"})
             except ParamError as exc:
-                self._upload = previous[0]
+                self._upload, self._upload_labels = previous
                 raise ParamError(exc.message, "file", 413) from None
             self.config = {**self.config, "dataset": "upload"}
             self.notice = None
@@ -379,9 +580,19 @@ class PlaygroundSession(ModelSession):
         return {
             "rows": int(len(x)),
             "classes": names,
+            "regression": not names,
             "config": dict(self.config),
             **self.state(),
         }
+
+    def _interpret_upload(
+        self, target: str, field: str
+    ) -> tuple[np.ndarray, np.ndarray, list[str], str] | None:
+        """The uploaded file with its third column read as ``target`` says (classes or values)."""
+        if self._upload is None or self._upload_labels is None:
+            return self._upload
+        y, names = interpret_targets(*self._upload_labels, target, field)
+        return self._upload[0], y, names, self._upload[3]
 
     def model_bytes(self) -> tuple[bytes, str]:
         """The current model as an nnscratch model file (.npz) and a file name for it."""
@@ -430,13 +641,30 @@ class PlaygroundSession(ModelSession):
         shares: Array = out / out.sum(axis=1, keepdims=True)
         return shares
 
-    def _refresh_visuals(self) -> None:
-        probs = self._probabilities(self._grid)
+    def _heatmap(self) -> dict[str, Any]:
+        """The output over the grid: class probabilities (k planes of res x res bytes, 0..1),
+        or for regression the predicted value, bytes over the fixed scale -r..r (r the largest
+        target magnitude), so that frames and the legend stay comparable."""
+        if not self.class_names:
+            r = self.target_range
+            values = self.model.predict_raw(self._inputs(self._grid))[:, 0]
+            return {
+                "res": HEATMAP_RES,
+                "classes": 0,
+                "task": "regression",
+                "values": b64(to_uint8(values, -r, r)),
+                "range": [-r, r],
+            }
+        probs = self._probabilities(self._inputs(self._grid))
         k = probs.shape[1]
         heat = to_uint8(probs.T.reshape(k, HEATMAP_RES, HEATMAP_RES), 0.0, 1.0)
+        return {"res": HEATMAP_RES, "classes": k, "task": "classification", "probs": b64(heat)}
+
+    def _refresh_visuals(self) -> None:
         self._visual = {
-            "heatmap": {"res": HEATMAP_RES, "classes": k, "probs": b64(heat)},
+            "heatmap": self._heatmap(),
             "neurons": self._neuron_maps(),
+            "weights": self._weights_json(),
         }
         self._visual_version += 1
 
@@ -447,7 +675,7 @@ class PlaygroundSession(ModelSession):
         res = next((r for r in (32, 24, 16, 12) if units * r * r <= NEURON_PIXELS), 12)
         grid = self._make_grid(res)
         layers, shown = [], 0
-        for index, layer, out in netinfo.hidden_outputs(self.model.network, grid):
+        for index, layer, out in netinfo.hidden_outputs(self.model.network, self._inputs(grid)):
             act = netinfo.activation_name(layer)
             take = max(0, min(out.shape[1], MAX_NEURON_MAPS - shown))
             maps, ranges = [], []
@@ -472,15 +700,109 @@ class PlaygroundSession(ModelSession):
             )
         return {"res": res, "layers": layers, "shown": shown, "total": units}
 
+    # -- the network graph: input features, weights, edits ---------------------------------
+    def _inputs(self, points: Array) -> Array:
+        """The network's inputs for points in the plane: their configured features."""
+        return feature_matrix(points, self.config["features"])
+
+    def _dense_layers(self) -> list[Dense]:
+        return [layer for layer in self.model.network.layers if isinstance(layer, Dense)]
+
+    def _feature_tiles(self) -> dict[str, Any]:
+        """Every feature (on or off) over the plane, for the page's feature tiles: bytes
+        0..255 for -s..s, s the feature's largest |value| on the grid."""
+        grid = self._make_grid(FEATURE_RES)
+        tiles = feature_maps(grid)
+        return {
+            "res": FEATURE_RES,
+            "names": list(FEATURES),
+            "labels": [FEATURE_LABELS[f] for f in FEATURES],
+            "maps": [b64(to_uint8(v, -s, s)) for v, s in tiles.values()],
+            "scales": [finite(s) for _, s in tiles.values()],
+        }
+
+    def _weights_json(self) -> dict[str, Any]:
+        """Each weight matrix W (inputs x units, Z = X W + b) for the graph, compactly.
+
+        The graph draws at most ``GRAPH_UNITS`` units per layer (the first ones) and
+        ``GRAPH_LINES`` connections per matrix: ``w`` is the shown block W[:r, :c] row by row
+        as float32 (base64) when it has at most ``GRAPH_LINES`` entries; otherwise ``index``
+        (uint32, base64) lists the positions in that block (row * c + col) of its
+        ``GRAPH_LINES`` largest |w|, and ``w`` their values.
+        """
+        out = []
+        for layer in self._dense_layers():
+            weights = netinfo.dense_weights(layer)[0].value
+            rows, cols = weights.shape
+            r, c = min(rows, GRAPH_UNITS), min(cols, GRAPH_UNITS)
+            block = weights[:r, :c].ravel()
+            entry: dict[str, Any] = {"rows": rows, "cols": cols, "shown_rows": r, "shown_cols": c}
+            if block.size <= GRAPH_LINES:
+                entry.update(index=None, w=_b64_float32(block))
+            else:
+                magnitude = np.nan_to_num(np.abs(block), nan=0.0)
+                top = np.sort(np.argpartition(magnitude, -GRAPH_LINES)[-GRAPH_LINES:])
+                index = np.ascontiguousarray(top, dtype="<u4").tobytes()
+                entry.update(
+                    index=base64.b64encode(index).decode("ascii"), w=_b64_float32(block[top])
+                )
+            out.append(entry)
+        return {
+            "layers": out,
+            "features": list(self.config["features"]),
+            "max_units": GRAPH_UNITS,
+            "max_lines": GRAPH_LINES,
+        }
+
+    def set_weight(self, message: dict[str, Any]) -> dict[str, Any]:
+        """``{"type": "set_weight", "layer": i, "row": r, "col": c, "value": v}``: set
+        W[r, c] of the i-th weight matrix (0: inputs -> first hidden layer; r an input of that
+        layer, c one of its units) to v, at once; training goes on from the edited model."""
+        self._check_open()
+        with self.lock:
+            dense = self._dense_layers()
+            index = as_int(message.get("layer"), "layer", 0, len(dense) - 1)
+            weights = netinfo.dense_weights(dense[index])[0].value
+            rows, cols = weights.shape
+            for key, size, what in (("row", rows, "inputs"), ("col", cols, "units")):
+                value = message.get(key)
+                try:
+                    as_int(value, key, 0, size - 1)
+                except ParamError as exc:
+                    raise ParamError(
+                        f"{exc.message} (weight matrix {index} has {size} {what}: "
+                        f"{key} 0 to {size - 1})",
+                        key,
+                    ) from None
+            row, col = int(message["row"]), int(message["col"])
+            value = as_float(message.get("value"), "value", -MAX_WEIGHT, MAX_WEIGHT)
+            weights[row, col] = value
+            self.notice = None
+            self._record()  # the losses of the edited model, at the same epoch
+            self._refresh_visuals()
+            stored = float(weights[row, col])
+        self.notify()
+        return {
+            "weight": {"layer": index, "row": row, "col": col, "value": stored},
+            **self.state(),
+        }
+
+    def _extra_commands(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        return {"set_weight": self.set_weight}
+
     def _data_json(self) -> dict[str, Any]:
         def part(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-            return {"x": np.round(x, 5).ravel().tolist(), "y": y.tolist()}
+            # a regression target travels as a flat list of numbers, like the class labels
+            return {"x": np.round(x, 5).ravel().tolist(), "y": np.round(y, 5).ravel().tolist()}
 
         upload = self._upload[3] if self._upload and self.config["dataset"] == "upload" else None
         return {
-            "train": part(self.x_train, self.y_train),
-            "test": part(self.x_test, self.y_test),
+            "train": part(self.points_train, self.y_train),
+            "test": part(self.points_test, self.y_test),
+            "features": self._feature_tiles(),
             "class_names": self.class_names,
+            "task": "classification" if self.class_names else "regression",
+            "target_range": self.target_range,
             "extent": self.extent,
             "upload_name": upload,
         }
@@ -497,6 +819,7 @@ class PlaygroundSession(ModelSession):
             "parameters": int(self.model.network.n_parameters),
             "n_train": int(len(self.x_train)),
             "n_test": int(len(self.x_test)),
+            "task": "classification" if self.class_names else "regression",
         }
 
     def frame(self, cursor: Cursor) -> dict[str, Any]:

@@ -3,6 +3,8 @@ import {
   $, LineChart, LiveSession, api, bindControls, classColor, decodeB64, diverging, fitCanvas,
   fmt, pct, rgb, showConfig, showFieldError, toast,
 } from "./common.js";
+import { batchIndex, batchSteps, changedKeys, decodeConfig, encodeConfig } from "./urlstate.js";
+import { NetworkGraph } from "./graph.js";
 
 const MAX_LAYERS = 16;
 const MAX_UNITS = 2048;
@@ -12,7 +14,9 @@ const state = {
   heat: null,
   neuronSignature: "",
   frames: 0,
+  draws: 0,
   history: [],
+  task: "classification",
 };
 // Read by the end-to-end tests (and handy in the browser console).
 window.__playground = state;
@@ -45,6 +49,7 @@ function onFrame(frame) {
   if (frame.config) applyConfig(frame.config);
   if (frame.data) {
     state.data = frame.data;
+    setTask(frame.data.task || "classification");
     renderLegend();
   }
   if (frame.curves) {
@@ -60,10 +65,16 @@ function onFrame(frame) {
     );
   }
   if (frame.heatmap) {
-    state.heat = { ...frame.heatmap, probs: decodeB64(frame.heatmap.probs) };
+    const h = frame.heatmap;
+    state.heat = {
+      ...h,
+      probs: h.probs ? decodeB64(h.probs) : null,
+      values: h.values ? decodeB64(h.values) : null,
+    };
   }
   if (frame.heatmap || frame.data) drawHeatmap();
   if (frame.neurons) drawNeurons(frame.neurons);
+  if (frame.weights || frame.neurons || frame.data) updateGraph(frame);
   if (frame.metrics) showMetrics(frame.metrics);
   $("#play").textContent = frame.playing ? "Pause" : "Play";
   $("#play").setAttribute("aria-pressed", frame.playing ? "true" : "false");
@@ -72,8 +83,30 @@ function onFrame(frame) {
   state.metrics = frame.metrics;
 }
 
+// Regression: the loss is the MSE of one linear output, the charts show MSE and no accuracy.
+function setTask(task) {
+  state.task = task;
+  const regression = task === "regression";
+  lossChart.yLabel = regression ? "MSE" : "loss";
+  lossChart.draw();
+  $("#h-loss").textContent = regression ? "Mean squared error" : "Loss";
+  $("#h-out").textContent = regression ? "Predicted value" : "Decision regions";
+  $("#heatmap").setAttribute(
+    "aria-label",
+    regression ? "Predicted value over the plane with training and test points" : "Decision regions with training and test points",
+  );
+  $("#h-acc").hidden = regression;
+  $("#acc-chart").hidden = regression;
+  $("#test-acc-stat").hidden = regression;
+  $("#train-loss-label").textContent = regression ? "train MSE" : "train loss";
+  $("#test-loss-label").textContent = regression ? "test MSE" : "test loss";
+  $("#loss").disabled = regression;
+  $("#loss-note").hidden = !regression;
+}
+
 function showMetrics(m) {
   $("#epoch").textContent = String(m.epoch);
+  if (state.config) showBatchSlider(state.config.batch_size);
   $("#train-loss").textContent = fmt(m.train_loss, 4);
   $("#test-loss").textContent = fmt(m.test_loss, 4);
   $("#test-acc").textContent = pct(m.test_accuracy);
@@ -86,62 +119,152 @@ function applyState(s) {
 }
 
 function applyConfig(config) {
+  const before = state.config;
   state.config = config;
   showConfig(config);
-  const fixed = { five_clusters: 1, xor: 1, circles: 1, moons: 1 };
+  showBatchSlider(config.batch_size);
+  $("#data-seed-note").textContent = config.data_seed ? `data seed ${config.data_seed}` : "";
+  if (before && (before.show_test !== config.show_test || before.discretize !== config.discretize)) {
+    drawHeatmap();
+  }
+  // the class count applies to spirals and blobs only (not to fixed sets nor to regression)
+  const fixed = { five_clusters: 1, xor: 1, circles: 1, moons: 1, plane: 1, multi_gaussian: 1, sine: 1 };
   $("#classes-field").hidden = config.dataset in fixed || config.dataset === "upload";
   if (config.dataset === "upload") $("#dataset option[value=upload]").disabled = false;
   renderLayers(config.hidden);
 }
 
 // -- decision regions ---------------------------------------------------------------------------
+// The server sends the output on a res x res grid of cell centres. The page interpolates it
+// bilinearly to UPSAMPLE times that resolution before colouring (and thresholding, when the
+// output is discretized), so region boundaries are smooth curves instead of stair steps; the
+// canvas then scales that image to its size with smoothing on.
+const UPSAMPLE = 4;
 const offscreen = document.createElement("canvas");
+const lerpCache = new Map();
 
-function drawHeatmap() {
-  const canvas = $("#heatmap");
-  const size = canvas.clientWidth || 560;
-  const { ctx } = fitCanvas(canvas, size);
-  ctx.clearRect(0, 0, size, size);
-  const heat = state.heat;
-  if (heat) {
-    const { res, classes: k, probs } = heat;
-    offscreen.width = res;
-    offscreen.height = res;
-    const octx = offscreen.getContext("2d");
-    const image = octx.createImageData(res, res);
+/** Source indices and weights along one axis, from `res` cell centres to `out` pixels. */
+function lerpAxis(res, out) {
+  const key = `${res}:${out}`;
+  if (lerpCache.has(key)) return lerpCache.get(key);
+  const lo = new Int32Array(out);
+  const hi = new Int32Array(out);
+  const w = new Float32Array(out);
+  for (let i = 0; i < out; i++) {
+    const u = Math.min(res - 1, Math.max(0, ((i + 0.5) * res) / out - 0.5));
+    lo[i] = Math.floor(u);
+    hi[i] = Math.min(res - 1, lo[i] + 1);
+    w[i] = u - lo[i];
+  }
+  const axis = { lo, hi, w };
+  lerpCache.set(key, axis);
+  return axis;
+}
+
+/** Bilinear interpolation of `planes` planes of res x res bytes (0..255) to out x out floats (0..1). */
+function upsample(bytes, planes, res, out) {
+  const { lo, hi, w } = lerpAxis(res, out);
+  const cells = res * res;
+  const result = new Float32Array(planes * out * out);
+  for (let c = 0; c < planes; c++) {
+    const base = c * cells;
+    const dst = c * out * out;
+    for (let y = 0; y < out; y++) {
+      const r0 = base + lo[y] * res;
+      const r1 = base + hi[y] * res;
+      const wy = w[y];
+      for (let x = 0; x < out; x++) {
+        const a = bytes[r0 + lo[x]];
+        const b = bytes[r0 + hi[x]];
+        const top = a + (b - a) * w[x];
+        const c0 = bytes[r1 + lo[x]];
+        const d = bytes[r1 + hi[x]];
+        const bottom = c0 + (d - c0) * w[x];
+        result[dst + y * out + x] = (top + (bottom - top) * wy) / 255;
+      }
+    }
+  }
+  return result;
+}
+
+function paintOutput(heat, discretize) {
+  const out = heat.res * UPSAMPLE;
+  offscreen.width = out;
+  offscreen.height = out;
+  const octx = offscreen.getContext("2d");
+  const image = octx.createImageData(out, out);
+  const px = image.data;
+  const n = out * out;
+  if (heat.task === "regression") {
+    const values = upsample(heat.values, 1, heat.res, out);
+    for (let i = 0; i < n; i++) {
+      const s = 2 * values[i] - 1; // -1..1 over the value range -r..r
+      const [r, g, b] = diverging(discretize ? (s >= 0 ? 0.75 : -0.75) : s);
+      px[4 * i] = r;
+      px[4 * i + 1] = g;
+      px[4 * i + 2] = b;
+      px[4 * i + 3] = 255;
+    }
+  } else {
+    const k = heat.classes;
+    const probs = upsample(heat.probs, k, heat.res, out);
     const colors = Array.from({ length: k }, (_, c) => classColor(c));
-    const cells = res * res;
-    for (let i = 0; i < cells; i++) {
+    for (let i = 0; i < n; i++) {
       let r = 0;
       let g = 0;
       let b = 0;
       let total = 0;
       let top = 0;
+      let best = 0;
       for (let c = 0; c < k; c++) {
-        const p = probs[c * cells + i] / 255;
+        const p = probs[c * n + i];
         r += p * colors[c][0];
         g += p * colors[c][1];
         b += p * colors[c][2];
         total += p;
-        top = Math.max(top, p);
+        if (p > top) {
+          top = p;
+          best = c;
+        }
       }
-      if (total > 0) {
-        r /= total;
-        g /= total;
-        b /= total;
-        top /= total;
+      let t;
+      if (discretize) {
+        [r, g, b] = colors[best];
+        t = 0.55; // the winning class's colour, flat
+      } else {
+        if (total > 0) {
+          r /= total;
+          g /= total;
+          b /= total;
+          top /= total;
+        }
+        const confidence = k > 1 ? Math.max(0, (top - 1 / k) / (1 - 1 / k)) : 1;
+        t = 0.18 + 0.5 * confidence; // how far from white towards the class colour
       }
-      const confidence = k > 1 ? Math.max(0, (top - 1 / k) / (1 - 1 / k)) : 1;
-      const t = 0.18 + 0.5 * confidence; // how far from white towards the class colour
-      image.data[4 * i] = 255 + (r - 255) * t;
-      image.data[4 * i + 1] = 255 + (g - 255) * t;
-      image.data[4 * i + 2] = 255 + (b - 255) * t;
-      image.data[4 * i + 3] = 255;
+      px[4 * i] = 255 + (r - 255) * t;
+      px[4 * i + 1] = 255 + (g - 255) * t;
+      px[4 * i + 2] = 255 + (b - 255) * t;
+      px[4 * i + 3] = 255;
     }
-    octx.putImageData(image, 0, 0);
+  }
+  octx.putImageData(image, 0, 0);
+}
+
+function drawHeatmap() {
+  const started = performance.now();
+  const canvas = $("#heatmap");
+  const size = canvas.clientWidth || 560;
+  const { ctx } = fitCanvas(canvas, size);
+  ctx.clearRect(0, 0, size, size);
+  const heat = state.heat;
+  const config = state.config || {};
+  if (heat) {
+    paintOutput(heat, Boolean(config.discretize));
     ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = "high";
     ctx.drawImage(offscreen, 0, 0, size, size);
   }
+  state.draws += 1;
   const data = state.data;
   if (!data) return;
   const m = data.extent;
@@ -156,21 +279,24 @@ function drawHeatmap() {
   ctx.moveTo(0, py(0));
   ctx.lineTo(size, py(0));
   ctx.stroke();
+  const regression = data.task === "regression";
+  const range = data.target_range || 1;
   const count = data.train.y.length + data.test.y.length;
   const radius = count > 5000 ? 1.8 : count > 1500 ? 2.6 : 3.6;
   const points = (part, test) => {
     for (let i = 0; i < part.y.length; i++) {
       ctx.beginPath();
       ctx.arc(px(part.x[2 * i]), py(part.x[2 * i + 1]), radius, 0, 2 * Math.PI);
-      ctx.fillStyle = rgb(classColor(part.y[i]));
+      ctx.fillStyle = rgb(regression ? diverging(part.y[i] / range) : classColor(part.y[i]));
       ctx.fill();
       ctx.lineWidth = test ? 1.6 : 1;
-      ctx.strokeStyle = test ? "#111" : "#fff";
+      ctx.strokeStyle = test ? "#111" : regression ? "#555" : "#fff";
       ctx.stroke();
     }
   };
   points(data.train, false);
-  points(data.test, true);
+  if (config.show_test !== false) points(data.test, true);
+  state.drawMs = performance.now() - started; // the last redraw's cost (frame-rate checks)
   ctx.fillStyle = "rgba(0,0,0,0.55)";
   ctx.font = "11px system-ui, sans-serif";
   ctx.textAlign = "left";
@@ -185,17 +311,42 @@ function drawHeatmap() {
 function renderLegend() {
   const box = $("#legend");
   box.replaceChildren();
-  state.data.class_names.forEach((name, i) => {
-    const item = document.createElement("span");
-    const dot = document.createElement("span");
-    dot.className = "swatch";
-    dot.style.background = rgb(classColor(i));
-    item.append(dot, `class ${name}`);
-    box.append(item);
-  });
+  if (state.data.task === "regression") {
+    // the diverging colour scale of the predicted value (and of the points' targets)
+    const r = state.data.target_range || 1;
+    const bar = document.createElement("canvas");
+    bar.className = "value-scale";
+    bar.width = 160;
+    bar.height = 12;
+    bar.setAttribute("aria-label", `colour scale of the predicted value from ${fmt(-r, 2)} to ${fmt(r, 2)}`);
+    const bctx = bar.getContext("2d");
+    for (let x = 0; x < bar.width; x++) {
+      bctx.fillStyle = rgb(diverging((2 * (x + 0.5)) / bar.width - 1));
+      bctx.fillRect(x, 0, 1, bar.height);
+    }
+    const scale = document.createElement("span");
+    scale.className = "value-legend";
+    scale.append(fmt(-r, 2), bar, fmt(r, 2));
+    box.append(scale);
+    const note = document.createElement("span");
+    note.className = "hint";
+    note.textContent = "predicted value (white: 0) · points coloured by their target";
+    box.append(note);
+  } else {
+    state.data.class_names.forEach((name, i) => {
+      const item = document.createElement("span");
+      const dot = document.createElement("span");
+      dot.className = "swatch";
+      dot.style.background = rgb(classColor(i));
+      item.append(dot, `class ${name}`);
+      box.append(item);
+    });
+  }
   const train = document.createElement("span");
   train.className = "hint";
-  train.textContent = "white outline: training point · black outline: test point";
+  train.textContent = state.data.task === "regression"
+    ? "grey outline: training point · black outline: test point"
+    : "white outline: training point · black outline: test point";
   box.append(train);
   if (state.data.upload_name) {
     const up = document.createElement("span");
@@ -208,7 +359,7 @@ function renderLegend() {
 // -- hidden neurons ----------------------------------------------------------------------------
 function drawNeurons(info) {
   const box = $("#neurons");
-  const signature = `${info.res}|${info.layers.map((l) => `${l.units}:${l.maps.length}`).join(",")}`;
+  const signature = `${info.res}|${info.layers.map((l) => `${l.units}:${l.maps.length}:${l.activation}`).join(",")}`;
   if (signature !== state.neuronSignature) {
     state.neuronSignature = signature;
     box.replaceChildren();
@@ -286,7 +437,9 @@ function renderLayers(hidden) {
     const remove = button("✕", `remove layer ${i + 1}`, () => {
       const next = hidden.slice();
       next.splice(i, 1);
-      sendHidden(next);
+      const acts = (state.config.activations || []).slice();
+      acts.splice(i, 1);
+      sendHidden(next, acts.length === next.length ? acts : undefined);
     });
     row.append(name, minus, input, plus, remove);
     box.append(row);
@@ -316,9 +469,9 @@ function setUnits(index, units) {
   sendHidden(next);
 }
 
-async function sendHidden(hidden) {
+async function sendHidden(hidden, activations) {
   try {
-    const result = await session.config({ hidden });
+    const result = await session.config(activations ? { hidden, activations } : { hidden });
     showFieldError(null);
     applyConfig(result.config);
   } catch (err) {
@@ -332,6 +485,53 @@ $("#add-layer").addEventListener("click", () => {
   const hidden = state.config.hidden;
   sendHidden([...hidden, hidden.length ? hidden[hidden.length - 1] : 8]);
 });
+
+// -- the network graph (graph.js): features, per-layer activations, weights -----------------------
+const graph = new NetworkGraph($("#graph"), {
+  activations: Array.from($("#activation").options, (o) => o.value),
+  onFeatures: (features) => configFrom("features", { features }),
+  onActivations: (activations) => configFrom("activations", { activations }),
+  onUnits: (layer, units) => {
+    setUnits(layer, units);
+    return Promise.resolve();
+  },
+  onSetWeight: setWeight,
+});
+state.graph = graph;
+
+function updateGraph(frame) {
+  graph.update({
+    config: state.config,
+    tiles: state.data ? state.data.features : null,
+    neurons: frame.neurons,
+    weights: frame.weights,
+    classNames: state.data ? state.data.class_names : [],
+  });
+}
+
+/** Send a config change made in the graph; a refusal is shown under the graph and rethrown. */
+async function configFrom(field, params) {
+  try {
+    const result = await session.config(params);
+    showFieldError(null);
+    applyConfig(result.config);
+    return result;
+  } catch (err) {
+    showFieldError(field, err.message);
+    toast(err.message);
+    throw err;
+  }
+}
+
+/** Set one weight on the server (the socket's set_weight command); resolves with the result. */
+async function setWeight(layer, row, col, value) {
+  if (!session.ws || session.ws.readyState !== WebSocket.OPEN) {
+    throw new Error("not connected to the server; try again in a moment");
+  }
+  const result = await session.send({ type: "set_weight", layer, row, col, value });
+  state.lastWeightEdit = result.weight;
+  return result;
+}
 
 // -- buttons ---------------------------------------------------------------------------------------
 async function run(action, extra) {
@@ -359,7 +559,9 @@ $("#csv").addEventListener("change", async (e) => {
     showFieldError(null);
     $("#dataset option[value=upload]").disabled = false;
     applyConfig(result.config);
-    toast(`Loaded ${result.rows} points in ${result.classes.length} classes from ${file.name}.`, "info");
+    scheduleUrl(result.config);
+    const what = result.regression ? "with a numeric target" : `in ${result.classes.length} classes`;
+    toast(`Loaded ${result.rows} points ${what} from ${file.name}.`, "info");
   } catch (err) {
     showFieldError("file", err.message);
     toast(err.message);
@@ -369,9 +571,11 @@ $("#csv").addEventListener("change", async (e) => {
 });
 
 $("#preset").addEventListener("change", async (e) => {
-  const preset = state.presets && state.presets[e.target.value];
+  const chosen = state.presets && state.presets[e.target.value];
   e.target.value = "";
-  if (!preset) return;
+  if (!chosen) return;
+  // a preset sets the experiment; how the page draws it (the view toggles) stays as it is
+  const { show_test: _shown, discretize: _discrete, ...preset } = chosen;
   try {
     const result = await session.config(preset);
     showFieldError(null);
@@ -382,6 +586,105 @@ $("#preset").addEventListener("change", async (e) => {
 });
 
 window.addEventListener("resize", () => drawHeatmap());
+
+// -- batch size slider, regenerate ---------------------------------------------------------------
+function batchStepsNow() {
+  const n = (state.metrics && state.metrics.n_train) || (state.config && state.config.n_points) || 30;
+  return batchSteps(n);
+}
+
+function showBatchSlider(batch) {
+  const slider = $("#batch-slider");
+  if (batch === undefined || batch === null || slider === document.activeElement) return;
+  const steps = batchStepsNow();
+  slider.max = String(steps.length - 1);
+  slider.value = String(batchIndex(steps, batch));
+}
+
+$("#batch-slider").addEventListener("input", (e) => {
+  $("#batch_size").value = String(batchStepsNow()[Number(e.target.value)]);
+});
+$("#batch-slider").addEventListener("change", async (e) => {
+  const value = batchStepsNow()[Number(e.target.value)];
+  try {
+    const result = await session.config({ batch_size: value });
+    showFieldError(null);
+    applyConfig(result.config);
+  } catch (err) {
+    showFieldError("batch_size", err.message);
+    toast(err.message);
+  }
+});
+
+$("#regenerate").addEventListener("click", async () => {
+  // a new data seed: new points from the same settings (the weights' seed stays)
+  const dataSeed = 1 + Math.floor(Math.random() * (2 ** 31 - 2));
+  try {
+    const result = await session.config({ data_seed: dataSeed });
+    applyConfig(result.config);
+  } catch (err) {
+    toast(err.message);
+  }
+});
+
+// -- the settings in the URL -----------------------------------------------------------------------
+// Every change the user makes goes through session.config; wrapped here, each answer's config
+// is written to the URL as a new history entry (changes within URL_DEBOUNCE_MS make one entry,
+// e.g. a slider moved with the arrow keys). The back button (popstate) sends the entry's config.
+const URL_DEBOUNCE_MS = 350;
+const rawConfig = session.config.bind(session);
+let urlTimer = null;
+let urlPending = null;
+session.config = async (params) => {
+  const result = await rawConfig(params);
+  scheduleUrl(result.config);
+  return result;
+};
+
+function scheduleUrl(config) {
+  urlPending = config;
+  clearTimeout(urlTimer);
+  urlTimer = setTimeout(() => {
+    const query = encodeConfig(urlPending);
+    urlPending = null;
+    if (query !== location.search) history.pushState(null, "", location.pathname + query);
+  }, URL_DEBOUNCE_MS);
+}
+
+/** Apply the settings of a URL's query; keys the page or the server refuses are skipped and listed. */
+async function applyUrl(search) {
+  const { params, problems } = decodeConfig(search, state.defaults);
+  const update = {};
+  for (const key of changedKeys(params, state.config)) update[key] = params[key];
+  // the server refuses a whole update for one bad value: drop that key and send the rest
+  for (let tries = 0; Object.keys(update).length && tries < 64; tries++) {
+    try {
+      const result = await rawConfig(update);
+      applyConfig(result.config);
+      showConfig(result.config, document, true); // the focused control too: it was not the one edited
+      break;
+    } catch (err) {
+      const key = err.field ? String(err.field).split("[")[0] : null;
+      if (!key || !(key in update)) {
+        problems.push(`${Object.keys(update).join(", ")}: ${err.message}`);
+        break;
+      }
+      problems.push(`${key}=${new URLSearchParams(search).get(key)}: ${err.message}`);
+      delete update[key];
+    }
+  }
+  $("#url-notice").textContent = problems.length
+    ? `Some settings in the link were ignored: ${problems.join("; ")}`
+    : "";
+  history.replaceState(null, "", location.pathname + encodeConfig(state.config));
+}
+
+let urlQueue = Promise.resolve();
+window.addEventListener("popstate", () => {
+  clearTimeout(urlTimer);
+  urlPending = null;
+  urlQueue = urlQueue.then(() => applyUrl(location.search)).catch((err) => toast(err.message));
+});
 
 // -- start ----------------------------------------------------------------------------------------
 async function main() {
@@ -396,9 +699,11 @@ async function main() {
     }
     $("#n_points").max = String(info.limits.max_points);
     $("#batch_size").max = String(info.limits.max_points);
+    state.defaults = info.playground.defaults;
     const initial = await session.start();
     applyState(initial);
     bindControls(session, { onResult: (result) => applyConfig(result.config) });
+    await applyUrl(location.search);
     document.body.dataset.ready = "true";
   } catch (err) {
     toast(`Cannot start: ${err.message}`);

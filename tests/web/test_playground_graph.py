@@ -1,0 +1,228 @@
+"""The 2-D playground's network graph in headless Chromium, driven as a user would.
+
+Input feature tiles change the network's input width (on the server) and the drawn graph;
+a per-layer activation select changes that layer only; hovering a connection shows its
+weight; clicking it and typing a value changes the model's weight and the output heat map;
+a bad value is refused with a clear message. With ``NNSCRATCH_UPDATE_SCREENSHOTS=1`` the
+last test writes docs/img/playground-graph.png (a trained spirals run with extra features).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from typing import Any
+
+from test_web_e2e import (  # noqa: F401  (fixtures)
+    DOCS_IMG,
+    HEATMAP_SAMPLE,
+    SHOTS,
+    _open,
+    _shot,
+    browser,
+    page,
+    server,
+)
+
+EDGES = "#graph path.edge"
+ON_TILES = '#graph .graph-feature[aria-pressed="true"]'
+
+
+def _state(running: Any, tab: Any) -> dict[str, Any]:
+    """The session's state as the server reports it (GET /api/sessions/{id})."""
+    sid = tab.evaluate("window.__playground.session.id")
+    with urllib.request.urlopen(f"{running.url}api/sessions/{sid}", timeout=10) as answer:
+        state: dict[str, Any] = json.loads(answer.read())
+    return state
+
+
+def _model(running: Any, tab: Any) -> Any:
+    """The session's model itself (the server runs in this process)."""
+    sid = tab.evaluate("window.__playground.session.id")
+    return running.app.state.manager.get(sid).model
+
+
+def _ready(tab: Any, running: Any) -> None:
+    _open(tab, running, "/")
+    tab.wait_for_function(
+        "document.querySelectorAll('#graph path.edge').length > 0"
+        " && window.__playground.heat !== null"
+    )
+
+
+def test_feature_tiles_change_the_input_width_and_the_graph(page: Any, server: Any) -> None:  # noqa: F811
+    _ready(page, server)
+    assert page.locator("#graph .graph-feature").count() == 7
+    assert page.locator(ON_TILES).count() == 2
+    # 2 inputs -> 16 -> 16 -> 3 classes
+    assert page.locator(EDGES).count() == 2 * 16 + 16 * 16 + 16 * 3
+    assert "input: 2 features" in _state(server, page)["architecture"]
+
+    page.click('#graph .graph-feature[data-feature="x1sq"]')
+    page.wait_for_function(f"document.querySelectorAll('{ON_TILES}').length === 3")
+    page.wait_for_function(f"document.querySelectorAll('{EDGES}').length === {3 * 16 + 256 + 48}")
+    state = _state(server, page)
+    assert state["config"]["features"] == ["x1", "x2", "x1sq"]
+    assert "input: 3 features" in state["architecture"]
+    assert _model(server, page).network.layers[0].W.value.shape == (3, 16)
+
+    # switching x1 and x1^2 off leaves x2 alone: one input, 16 lines out of it
+    page.click('#graph .graph-feature[data-feature="x1"]')
+    page.wait_for_function(f"document.querySelectorAll('{ON_TILES}').length === 2")
+    page.click('#graph .graph-feature[data-feature="x1sq"]')
+    page.wait_for_function(f"document.querySelectorAll('{EDGES}').length === {16 + 256 + 48}")
+    assert _state(server, page)["config"]["features"] == ["x2"]
+    # the last feature cannot go: the server says why and nothing changes
+    page.click('#graph .graph-feature[data-feature="x2"]')
+    error = page.locator('.field-error[data-for="features"]')
+    error.wait_for(state="visible")
+    assert "at least one input feature" in error.text_content()
+    assert _state(server, page)["config"]["features"] == ["x2"]
+    assert page.locator(ON_TILES).count() == 1
+    assert page.locator(EDGES).count() == 16 + 256 + 48
+
+
+def test_per_layer_activation_changes_that_layer_only(page: Any, server: Any) -> None:  # noqa: F811
+    _ready(page, server)
+    selects = page.locator("#graph select.graph-act")
+    assert selects.count() == 2
+    assert [selects.nth(i).input_value() for i in range(2)] == ["tanh", "tanh"]
+    page.select_option('#graph select[aria-label="activation of hidden layer 2"]', "relu")
+    page.wait_for_function("window.__playground.config.activations.join() === 'tanh,relu'")
+    layers = _model(server, page).network.layers
+    assert [layer.activation.name for layer in layers] == ["tanh", "relu", "identity"]
+    assert _state(server, page)["config"]["activations"] == ["tanh", "relu"]
+    page.wait_for_function(
+        "document.querySelector('#graph select[aria-label=\"activation of hidden layer 2\"]')"
+        ".value === 'relu'"
+    )
+    assert selects.nth(0).input_value() == "tanh"
+    # the neuron maps come from the rebuilt model: layer 2's are ReLU outputs (never negative)
+    assert page.text_content("#neurons .neuron-layer:nth-child(2) h3") == "layer 2: 16 relu"
+
+
+def test_hover_shows_a_weight_and_editing_it_changes_the_model_and_heatmap(  # noqa: F811
+    page: Any,  # noqa: F811
+    server: Any,  # noqa: F811
+) -> None:
+    _ready(page, server)
+    before = page.evaluate(HEATMAP_SAMPLE)
+    # the last line drawn is on top: hidden layer 2's neuron 16 -> class 2
+    line = page.locator("#graph path.edge-hit").last
+    line.hover()
+    tip = page.locator("#graph .graph-tip")
+    tip.wait_for(state="visible")
+    layer, row, col = (int(tip.get_attribute(f"data-{k}")) for k in ("layer", "row", "col"))
+    assert (layer, row, col) == (2, 15, 2)
+    weights = _model(server, page).network.layers[2].W.value
+    shown = float(tip.get_attribute("data-value"))
+    assert abs(shown - float(weights[row, col])) < 1e-6
+    assert tip.text_content() == f"layer 2 neuron 16 → output 2: w = {float(weights[15, 2]):.4f}"
+
+    line.click()
+    editor = page.locator("#graph form.graph-edit")
+    editor.wait_for(state="visible")
+    value = page.locator('#graph input[aria-label="weight value"]')
+    assert abs(float(value.input_value()) - float(weights[15, 2])) < 1e-5
+    value.fill("6.5")
+    value.press("Enter")
+    editor.wait_for(state="hidden")
+    page.wait_for_function(
+        "window.__playground.lastWeightEdit && window.__playground.lastWeightEdit.value === 6.5"
+    )
+    assert float(_model(server, page).network.layers[2].W.value[15, 2]) == 6.5
+    # the page is paused (never played): the heat map changes at once, at epoch 0
+    page.wait_for_function(
+        f"JSON.stringify(({HEATMAP_SAMPLE})()) !== {json.dumps(json.dumps(before))}"
+    )
+    after = page.evaluate(HEATMAP_SAMPLE)
+    changed = sum(abs(a - b) > 12 for a, b in zip(before, after, strict=True)) / len(before)
+    assert changed > 0.05, f"only {changed:.1%} of the sampled heatmap pixels changed"
+    assert page.evaluate("window.__playground.metrics.epoch") == 0
+    assert page.evaluate("window.__playground.playing") is False
+
+    # a bad value is refused with the server's message, in the editor; the weight stays
+    line.click()
+    editor.wait_for(state="visible")
+    value.fill("")
+    value.press("Enter")
+    error = page.locator("#graph .graph-edit-error")
+    error.wait_for(state="visible")
+    assert error.text_content() == "value must be a number, got None"
+    value.fill("5000")
+    value.press("Enter")
+    page.wait_for_function(
+        "document.querySelector('#graph .graph-edit-error').textContent.includes('[-1000, 1000]')"
+    )
+    assert float(_model(server, page).network.layers[2].W.value[15, 2]) == 6.5
+    page.click("#graph form.graph-edit button:text('Cancel')")
+    editor.wait_for(state="hidden")
+
+
+def test_trained_spirals_with_features_shows_the_graph(page: Any, server: Any) -> None:  # noqa: F811
+    _ready(page, server)
+    for name in ("x1sq", "x2sq", "sin_x1", "sin_x2"):
+        page.click(f'#graph .graph-feature[data-feature="{name}"]')
+        page.wait_for_function(f"window.__playground.config.features.includes('{name}')")
+    page.wait_for_function(f"document.querySelectorAll('{EDGES}').length === {6 * 16 + 256 + 48}")
+    page.evaluate("window.__playground.session.config({speed: 0})")
+    first_loss = page.evaluate("window.__playground.history[0].test_loss")
+    page.click("#play")
+    page.wait_for_function("window.__playground.metrics.epoch >= 150", timeout=60_000)
+    page.click("#play")
+    page.wait_for_function("window.__playground.playing === false")
+    history = page.evaluate("window.__playground.history")
+    assert history[-1]["test_loss"] < 0.5 * first_loss
+    # the lines follow the trained weights: thickness grows with |w|
+    model = _model(server, page)
+    weights = model.network.layers[0].W.value
+    widths = page.evaluate(
+        "Array.from(document.querySelectorAll('#graph .edges > g:first-child path.edge'),"
+        " p => Number(p.getAttribute('stroke-width')))"
+    )
+    assert len(widths) == weights.size
+    order = abs(weights).ravel().argsort()
+    assert widths[order[-1]] > widths[order[0]]
+    _shot(page, "playground-graph-full")
+    # the picture for the docs: the graph and the decision regions
+    main, top, bottom = page.evaluate(
+        "['main', '#graph', '#legend'].map(s => { const r = document.querySelector(s)"
+        ".getBoundingClientRect(); return [r.left, r.right, r.top + scrollY, r.bottom + scrollY]; })"
+    )
+    clip = {
+        "x": main[0] - 4,
+        "y": top[2] - 48,
+        "width": main[1] - main[0] + 8,
+        "height": bottom[3] - top[2] + 64,
+    }
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / "playground-graph.png"
+    page.screenshot(path=str(path), clip=clip, full_page=True)
+    if os.environ.get("NNSCRATCH_UPDATE_SCREENSHOTS") == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        (DOCS_IMG / "playground-graph.png").write_bytes(path.read_bytes())
+
+
+def test_a_wide_layer_draws_its_strongest_connections_and_says_so(page: Any, server: Any) -> None:  # noqa: F811
+    _ready(page, server)
+    page.fill('#layers input[aria-label="neurons in layer 1"]', "100")
+    page.dispatch_event('#layers input[aria-label="neurons in layer 1"]', "change")
+    page.fill('#layers input[aria-label="neurons in layer 2"]', "40")
+    page.dispatch_event('#layers input[aria-label="neurons in layer 2"]', "change")
+    # inputs -> the first 64 of layer 1's 100 neurons: 128 lines; 64 x 40 = 2,560 connections
+    # between layers 1 and 2: the 1,024 strongest; layer 2 -> 3 outputs: 120
+    page.wait_for_function(f"document.querySelectorAll('{EDGES}').length === {128 + 1024 + 120}")
+    note = page.text_content("#graph .graph-note")
+    assert "layer 1: the first 64 of 100 neurons" in note
+    assert "layer 1 → layer 2: the 1,024 strongest of 2,560 connections" in note
+    assert page.locator("#graph canvas.graph-neuron").count() == 64 + 40
+    # the lines drawn are the strongest: the thinnest drawn is at least as thick as any left out
+    weights = abs(_model(server, page).network.layers[1].W.value[:64, :40])
+    cutoff = sorted(weights.ravel())[-1024]
+    drawn = page.evaluate(
+        "Array.from(document.querySelectorAll('#graph .hits > g:nth-child(2) path'),"
+        " p => [Number(p.dataset.row), Number(p.dataset.col)])"
+    )
+    assert len(drawn) == 1024
+    assert min(weights[r, c] for r, c in drawn) >= cutoff
