@@ -175,9 +175,22 @@ class Layer:
 
     # -- computation -------------------------------------------------------------------------
     def forward(self, x: Array, training: bool = False) -> Array:
+        """The layer's output for the batch ``x`` (one sample per row); ``training`` turns on
+        what only training does (dropout's mask, batch norm's batch statistics).
+
+        The result may live in a scratch buffer of the layer (``_buffer``) that the next call
+        overwrites, so that training allocates nothing per batch: copy it (``.copy()``) to
+        keep it past the next call. ``Network.forward``, ``Network.predict`` and
+        ``Model.predict`` return arrays of their own.
+        """
         raise NotImplementedError
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
+        """The gradient of the loss with respect to the layer's input, given ``grad_output``
+        (with respect to its output), for the batch of the last ``forward``; the parameters'
+        gradients land in their ``Parameter.grad``. ``need_input_grad=False`` (the first
+        layer) skips the input gradient and returns None. Like ``forward``'s, the result may
+        be a reused buffer."""
         raise NotImplementedError
 
     #: Attributes that hold what the last forward pass computed (for the backward pass); they
