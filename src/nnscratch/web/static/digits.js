@@ -4,7 +4,10 @@ import {
   pct, showConfig, showFieldError, toast,
 } from "./common.js";
 
-const state = { prediction: null, predictions: 0, metrics: null, playing: false, frames: 0, drawn: false };
+const state = {
+  prediction: null, predictions: 0, metrics: null, playing: false, frames: 0, drawn: false,
+  config: null, kernels: null, presets: null,
+};
 window.__digits = state; // read by the end-to-end tests
 
 const session = new LiveSession("digits", { onFrame, onReset: (s) => applyState(s) });
@@ -29,7 +32,7 @@ const accChart = new LineChart($("#acc-chart"), {
 // -- frames ---------------------------------------------------------------------------------------
 function onFrame(frame) {
   state.frames += 1;
-  if (frame.config) showConfig(frame.config);
+  if (frame.config) applyConfig(frame.config);
   if (frame.curves) {
     if (frame.curves.reset) {
       lossChart.clear();
@@ -40,7 +43,8 @@ function onFrame(frame) {
   }
   if (frame.confusion) drawConfusion(frame.confusion);
   if (frame.gradients) showGradients(frame.gradients, frame.dead);
-  if (frame.weights) drawWeights(frame.weights);
+  if ("weights" in frame) drawWeights(frame.weights);
+  if ("kernels" in frame) drawKernels(frame.kernels);
   const epochChanged = !state.metrics || state.metrics.epoch !== frame.metrics.epoch || frame.curves.reset;
   if (frame.metrics) showMetrics(frame.metrics);
   $("#play").textContent = frame.playing ? "Pause" : "Play";
@@ -61,8 +65,24 @@ function showMetrics(m) {
 }
 
 function applyState(s) {
-  showConfig(s.config);
+  if (s.config) applyConfig(s.config);
   if (s.metrics) showMetrics(s.metrics);
+}
+
+// The hidden sizes, activation and dropout describe the network only while the layer spec is
+// empty; with a spec they are greyed out, and the spec field's placeholder shows the MLP they
+// describe, written as a spec (the same network).
+function applyConfig(config) {
+  state.config = config;
+  showConfig(config);
+  const spec = Boolean(config.layers);
+  for (const id of ["hidden", "activation", "dropout"]) {
+    $(`#${id}`).disabled = spec;
+    $(`#${id}`).title = spec ? "the layer spec describes the network; empty it to use this" : "";
+  }
+  const act = config.activation === "linear" ? "" : `,${config.activation}`;
+  const hidden = (config.hidden || []).map((n) => `dense:${n}${act}${config.dropout ? `,dropout:${config.dropout}` : ""},`).join("");
+  $("#layers").placeholder = `empty: the hidden layers above (${hidden}dense:10)`;
 }
 
 function drawConfusion(matrix) {
@@ -113,6 +133,8 @@ function showGradients(norms, dead) {
 const weightCanvas = document.createElement("canvas");
 
 function drawWeights(info) {
+  $("#weights-card").hidden = !info;
+  if (!info) return;
   const bytes = decodeB64(info.images);
   const n = info.shown;
   const cols = Math.min(n, 20);
@@ -141,6 +163,119 @@ function drawWeights(info) {
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(weightCanvas, 0, 0, width, (width * weightCanvas.height) / weightCanvas.width);
   $("#weights-note").textContent = info.shown < info.units ? `(first ${info.shown} of ${info.units} units)` : `(${info.units} units)`;
+}
+
+// Tiles of small images drawn at one pixel per value on an offscreen canvas, then scaled up
+// without smoothing. paint(tile, x, y) returns [r, g, b] for a pixel of a tile.
+function tileCanvas(canvas, { count, cols, tw, th, paint, cssWidth, gap = 1 }) {
+  const rows = Math.ceil(count / cols);
+  const off = document.createElement("canvas");
+  off.width = cols * (tw + gap) - gap;
+  off.height = rows * (th + gap) - gap;
+  const octx = off.getContext("2d");
+  const image = octx.createImageData(off.width, off.height);
+  for (let i = 0; i < image.data.length; i += 4) {
+    image.data[i] = image.data[i + 1] = image.data[i + 2] = 255;
+    image.data[i + 3] = 255;
+  }
+  for (let t = 0; t < count; t++) {
+    const ox = (t % cols) * (tw + gap);
+    const oy = Math.floor(t / cols) * (th + gap);
+    for (let y = 0; y < th; y++) {
+      for (let x = 0; x < tw; x++) {
+        const [r, g, b] = paint(t, x, y);
+        const idx = 4 * ((oy + y) * off.width + ox + x);
+        image.data[idx] = r;
+        image.data[idx + 1] = g;
+        image.data[idx + 2] = b;
+      }
+    }
+  }
+  octx.putImageData(image, 0, 0);
+  canvas.style.width = `${cssWidth}px`;
+  const width = Math.min(cssWidth, canvas.clientWidth || cssWidth); // max-width: 100% on a phone
+  const height = (width * off.height) / off.width;
+  canvas.style.height = `${height}px`;
+  const { ctx } = fitCanvas(canvas, height);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(off, 0, 0, width, height);
+}
+
+// The width inside an element's padding (clientWidth includes the padding).
+function innerWidth(el, fallback) {
+  if (!el || !el.clientWidth) return fallback;
+  const style = getComputedStyle(el);
+  return el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+}
+
+function drawKernels(info) {
+  state.kernels = info;
+  $("#kernels-card").hidden = !info;
+  const summary = $("#kernel-summary");
+  summary.replaceChildren();
+  if (!info) return;
+  const k = info.first;
+  const bytes = decodeB64(k.data);
+  const perKernel = k.kh * k.kw;
+  const count = k.shown_filters * k.shown_channels;
+  const cols = k.shown_channels > 1 ? k.shown_channels : Math.min(count, 16);
+  const canvas = $("#kernels");
+  const room = Math.min(640, innerWidth(canvas.parentElement, 640));
+  tileCanvas(canvas, {
+    count, cols, tw: k.kw, th: k.kh, cssWidth: Math.min(room, cols * 40),
+    paint: (t, x, y) => diverging((bytes[t * perKernel + y * k.kw + x] - 127.5) / 127.5),
+  });
+  const more = k.shown_filters < k.filters || k.shown_channels < k.channels
+    ? `, first ${k.shown_filters} of ${k.filters} filters × ${k.shown_channels} of ${k.channels} input channels` : "";
+  $("#kernels-note").textContent = `(layer ${k.layer} ${k.name}: ${k.filters} filters of ${k.kh} × ${k.kw}${k.channels > 1 ? ` × ${k.channels} channels` : ""}${more})`;
+  for (const table of info.later) {
+    const figure = document.createElement("figure");
+    const caption = document.createElement("figcaption");
+    const part = table.shown_filters < table.filters || table.shown_channels < table.channels
+      ? ` (first ${table.shown_channels} × ${table.shown_filters})` : "";
+    caption.textContent = `layer ${table.layer} ${table.name}: ‖W[f, c]‖, how strongly filter f (column) reads input map c (row); darker = stronger, largest ${fmt(table.max_norm, 3)}${part}`;
+    const c = document.createElement("canvas");
+    figure.append(caption, c);
+    summary.append(figure);
+    const norms = decodeB64(table.norms); // filters x channels, row by row
+    const width = Math.min(innerWidth(summary, 320), table.shown_filters * 12);
+    tileCanvas(c, {
+      count: 1, cols: 1, tw: table.shown_filters, th: table.shown_channels, cssWidth: width, gap: 0,
+      paint: (_t, x, y) => {
+        const v = norms[x * table.shown_channels + y] / 255;
+        return [Math.round(255 - 208 * v), Math.round(255 - 144 * v), Math.round(255 - 76 * v)];
+      },
+    });
+  }
+}
+
+function drawFeatureMaps(maps) {
+  const box = $("#feature-maps");
+  box.replaceChildren();
+  $("#maps-card").hidden = !maps || maps.length === 0;
+  if (!maps) return;
+  for (const layer of maps) {
+    const title = document.createElement("h3");
+    const after = layer.after ? ` → ${layer.after}` : "";
+    const shown = layer.shown < layer.channels ? `, first ${layer.shown} of ${layer.channels} maps` : ` maps`;
+    title.textContent = `layer ${layer.layer} ${layer.name}${after}: ${layer.channels}${shown} of ${layer.height} × ${layer.width}`;
+    const canvas = document.createElement("canvas");
+    canvas.className = "feature-map";
+    canvas.dataset.layer = String(layer.layer);
+    box.append(title, canvas);
+    const bytes = decodeB64(layer.maps);
+    const size = layer.height * layer.width;
+    const room = innerWidth(box, 600);
+    const cols = Math.min(layer.shown, 16);
+    const tile = Math.min(64, Math.max(28, Math.floor(room / cols) - 2));
+    tileCanvas(canvas, {
+      count: layer.shown, cols, tw: layer.width, th: layer.height, cssWidth: Math.min(room, cols * tile),
+      paint: (t, x, y) => {
+        const v = bytes[t * size + y * layer.width + x];
+        return [v, v, v];
+      },
+    });
+  }
 }
 
 // -- drawing --------------------------------------------------------------------------------------
@@ -247,6 +382,7 @@ function showPrediction(result) {
     $("#digit").textContent = "?";
     $("#digit-note").textContent = "draw a digit";
     $("#inside").replaceChildren();
+    drawFeatureMaps(null);
     const ctx = $("#preview").getContext("2d");
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, 28, 28);
@@ -279,6 +415,7 @@ function showPrediction(result) {
   }
   pctxPreview.putImageData(image, 0, 0);
   drawInside(result.layers);
+  drawFeatureMaps(result.feature_maps);
 }
 
 function drawInside(layers) {
@@ -338,12 +475,35 @@ $("#model-file").addEventListener("change", async (e) => {
     showFieldError(null);
     applyState(result);
     toast(`Using ${file.name}.`, "info");
+    state.uploaded = file.name;
     if (state.drawn) schedulePredict(0);
   } catch (err) {
     showFieldError("file", err.message);
     toast(err.message);
   } finally {
     e.target.value = "";
+  }
+});
+
+// Enter applies the spec (a textarea sends its value when it loses focus); Shift+Enter breaks
+// the line.
+$("#layers").addEventListener("keydown", (e) => {
+  if (e.key !== "Enter" || e.shiftKey) return;
+  e.preventDefault();
+  e.target.dispatchEvent(new Event("change"));
+});
+
+$("#preset").addEventListener("change", async (e) => {
+  const preset = state.presets && state.presets[e.target.value];
+  e.target.value = "";
+  if (!preset) return;
+  try {
+    const result = await session.config(preset);
+    showFieldError(null);
+    applyState(result);
+  } catch (err) {
+    showFieldError(err.field, err.message);
+    toast(err.message);
   }
 });
 
@@ -362,6 +522,13 @@ async function main() {
     const full = info.digits.sources.full;
     $("#source-note").textContent =
       full === false ? "Full MNIST was not found on this server (set NNSCRATCH_DATA)." : "Full MNIST is used where the server finds it; it is never downloaded.";
+    state.presets = info.digits.presets;
+    for (const name of Object.keys(state.presets)) {
+      const opt = document.createElement("option");
+      opt.value = name;
+      opt.textContent = name;
+      $("#preset").append(opt);
+    }
     const initial = await session.start();
     applyState(initial);
     bindControls(session, { onResult: (result) => applyState(result), transform: { hidden: parseHidden } });
