@@ -3,8 +3,11 @@ names it, and accepts one just within it.
 
 ``max_step_seconds`` is a hard limit: a step stops at a batch boundary, in the middle of an
 epoch if need be (a full-MNIST epoch takes longer than the limit here), says how far it got,
-and the next step continues that epoch. Chunked epochs train exactly what one ``fit`` epoch
-over the same order would.
+and the next step continues that epoch. The limit holds for the whole request: it counts from
+the request's arrival (a wait for a compute slot included), and training stops early enough to
+leave the time that refreshing the page took the last time. Chunked epochs train exactly what
+one ``fit`` epoch over the same order would. Loss and accuracy are measured when an epoch ends,
+and a partial step says that those shown are of the last whole epoch.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def test_a_step_on_full_mnist_stops_inside_the_epoch_at_the_time_limit(
     s = new_session("digits", {"source": "full", "hidden": [512, 512], "batch_size": 32}, on=client)
     session = _session(client, s)
     before = _weights(session)
+    measured = s.state["metrics"]
 
     started = time.perf_counter()
     state = s.step(1)
@@ -57,12 +61,20 @@ def test_a_step_on_full_mnist_stops_inside_the_epoch_at_the_time_limit(
     first = state["epoch_progress"]
     assert first["epoch"] == 1 and first["batches"] == 1875
     assert 0 < first["batches_done"] < 1875
-    assert state["notice"].startswith(
+    assert state["notice"] == (
         f"step stopped after {first['batches_done']} of 1875 batches of epoch 1 "
-        "(0 of 1 epochs completed): one step may take at most 2 s on this server"
+        "(0 of 1 epochs completed): one step may take at most 2 s on this server; the next "
+        "step continues this epoch. Loss and accuracy are measured when an epoch ends: those "
+        "shown are of epoch 0"
     )
-    # the batches done changed the weights; the epoch is not counted until it ends
-    assert state["metrics"]["epoch"] == 0
+    # the batches done changed the weights; the epoch is not counted until it ends, and the
+    # loss and accuracy shown are still those measured before it (as the notice says)
+    assert state["metrics"]["epoch"] == 0 and first["measured_epoch"] == 0
+    # the training loss is measured on a fixed subset of the 60,000, and the answer says so
+    assert state["metrics_rows"] == {"train": 5000, "test": 10_000}
+    assert state["metrics"]["n_train"] == 60_000
+    for name in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+        assert state["metrics"][name] == measured[name]
     assert len(session.model.history) == 0
     after_first = _weights(session)
     assert not np.array_equal(before, after_first)
@@ -113,8 +125,13 @@ def test_steps_split_an_epoch_exactly_as_one_fit_epoch(
         state = s.step(1)
         steps += 1
         assert steps <= 10
+        if state["metrics"]["epoch"] == 0:  # a partial step shows epoch 0's measurements
+            assert state["epoch_progress"]["measured_epoch"] == 0
+            assert state["notice"].endswith("those shown are of epoch 0")
+            assert state["metrics"]["test_loss"] == s.state["metrics"]["test_loss"]
     assert steps > 1  # the epoch was really split
     assert state["notice"] is None and state["epoch_progress"] is None
+    assert state["metrics"]["test_loss"] != s.state["metrics"]["test_loss"]
 
     data = load_mnist_sample(normalize=True)
     n = len(data.x_train)
@@ -141,7 +158,78 @@ def test_steps_split_an_epoch_exactly_as_one_fit_epoch(
     assert got["loss"][0] == pytest.approx(history["loss"][0], rel=1e-5)
     assert got["accuracy"][0] == pytest.approx(history["accuracy"][0])
     # the next step starts epoch 2 in a new order
-    assert s.step(1)["epoch_progress"] == {"epoch": 2, "batches_done": 1, "batches": 10}
+    assert s.step(1)["epoch_progress"] == {
+        "epoch": 2,
+        "batches_done": 1,
+        "batches": 10,
+        "measured_epoch": 1,
+    }
+
+
+def test_the_time_limit_counts_from_the_requests_arrival(
+    make_client: Any, new_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step that waited for a compute slot past its limit trains only the chunk every step
+    trains (here one batch), not a whole limit's worth of batches after the wait."""
+    from nnscratch.web.sessions import ModelSession
+
+    monkeypatch.setattr(ModelSession, "CHUNK_SECONDS", 0.0)  # chunks of one batch
+    client = make_client(Settings(training_workers=1, max_step_seconds=0.3))
+    s = new_session("digits", {"hidden": [16], "batch_size": 10}, on=client)
+    compute = client.app.state.manager.compute
+    assert compute.acquire(timeout=10)  # another session is computing
+    results: list[dict[str, Any]] = []
+    waiting = threading.Thread(target=lambda: results.append(s.step(1)))
+    try:
+        waiting.start()
+        waiting.join(0.6)  # longer than the limit
+        assert waiting.is_alive() and not results
+    finally:
+        compute.release()
+    waiting.join(30)
+    progress = results[0]["epoch_progress"]
+    assert progress == {"epoch": 1, "batches_done": 1, "batches": 500, "measured_epoch": 0}
+    assert results[0]["notice"].startswith("step stopped after 1 of 500 batches of epoch 1")
+
+
+def test_a_step_leaves_an_epochs_end_to_the_next_when_its_measurement_does_not_fit(
+    make_client: Any, new_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ending an epoch also measures it (train and test loss); a step whose time left cannot
+    hold that measurement stops one batch short of the end, and the next step ends the epoch
+    (its first chunk is trained whatever the time)."""
+    from nnscratch.web.sessions import ModelSession
+
+    monkeypatch.setattr(ModelSession, "CHUNK_SECONDS", 0.0)  # chunks of one batch
+    client = make_client(Settings(max_step_seconds=60.0))
+    s = new_session("digits", {"hidden": [16], "batch_size": 500}, on=client)
+    session = _session(client, s)
+    # the last measurement of this model took (say) 1000 s; the refresh after a step, nothing
+    session._record_seconds = (session.model, 1000.0)
+    session._refresh_seconds = (session.model, 0.0)
+    state = s.step(1)
+    assert state["epoch_progress"] == {
+        "epoch": 1,
+        "batches_done": 9,
+        "batches": 10,
+        "measured_epoch": 0,
+    }
+    assert state["notice"].startswith("step stopped after 9 of 10 batches of epoch 1")
+    assert state["metrics"]["epoch"] == 0
+    state = s.step(1)
+    assert state["metrics"]["epoch"] == 1 and state["epoch_progress"] is None
+    assert state["notice"] is None
+    assert session.model.history.epochs == [1]
+
+
+def test_the_metrics_shown_are_the_latest_even_when_the_curves_are_thinned() -> None:
+    from nnscratch.web.sessions import Curves
+
+    curves = Curves(("train_loss",), max_points=4)
+    for epoch in range(1, 10):
+        curves.add(epoch, train_loss=float(epoch))
+    assert 9 not in curves.epochs  # thinned: only every 4th epoch is kept now
+    assert curves.last("train_loss") == 9.0
 
 
 def test_a_step_that_ends_on_an_epoch_boundary_says_how_many_epochs(
@@ -215,7 +303,10 @@ def test_a_json_body_of_max_message_bytes_is_accepted_one_more_is_refused(
         while reply["type"] == "frame":
             reply = ws.receive_json()
         assert (reply["type"], reply["status"]) == ("error", 413)
-        assert "too large" in reply["error"]
+        assert reply["error"] == (
+            f"the message is too large: {limit + 1:,} bytes, larger than {limit:,} bytes "
+            "(max_message_bytes)"
+        )
 
 
 def _csv(rows: int, size: int | None = None) -> bytes:
@@ -242,6 +333,12 @@ def test_an_upload_of_max_upload_bytes_is_accepted_one_more_is_refused(
     response = client.post(f"{s.base}/dataset", content=_csv(20, limit + 1))
     assert response.status_code == 413
     assert f"larger than {limit:,} bytes" in response.json()["error"]
+    # a saved model is an upload too
+    digits = new_session("digits", {"hidden": [4]}, on=client)
+    response = client.post(f"{digits.base}/model?name=big.npz", content=b"x" * (limit + 1))
+    assert response.status_code == 413
+    assert f"larger than {limit:,} bytes" in response.json()["error"]
+    assert digits.get()["metrics"]["model_source"] == digits.state["metrics"]["model_source"]
 
 
 def test_a_csv_of_max_csv_rows_is_accepted_one_more_is_refused(
@@ -295,6 +392,97 @@ def test_allowed_hosts_refuses_other_host_headers(make_client: Any) -> None:
     refused = make_client(Settings(allowed_hosts=("example.org",)))
     response = refused.get("/api/health")
     assert response.status_code == 400
-    assert "Host" in response.json()["error"]
+    assert response.json()["error"] == (
+        "unexpected Host header 'testserver': this server answers only to example.org "
+        "(allowed_hosts, a guard against DNS rebinding)"
+    )
     accepted = make_client(Settings(allowed_hosts=("testserver",)))
     assert accepted.get("/api/health").status_code == 200
+
+
+def test_max_sessions_refuses_a_new_tab_when_every_session_is_in_use(
+    make_client: Any, new_session: Any
+) -> None:
+    client = make_client(Settings(max_sessions=2))
+    tabs = [new_session(on=client), new_session(on=client)]
+    with client.websocket_connect(f"{tabs[0].base}/ws") as first:
+        first.receive_json()
+        with client.websocket_connect(f"{tabs[1].base}/ws") as second:
+            second.receive_json()
+            response = client.post("/api/sessions", json={"kind": "playground"})
+            assert response.status_code == 503
+            assert response.json()["error"] == (
+                "the server is full (2 sessions, all in use); close a tab or try again later"
+            )
+        # a tab without a connection makes room: the third tab opens, the second is closed
+        third = new_session(on=client)
+        assert client.get(third.base).status_code == 200
+        assert client.get(tabs[1].base).status_code == 404
+        assert client.get(tabs[0].base).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "setting", "params"),
+    [
+        ("playground", "frame_interval", {"n_points": 100, "speed": 0}),
+        ("digits", "digits_frame_interval", {"hidden": [8], "batch_size": 100}),
+    ],
+)
+def test_playing_publishes_at_most_one_frame_per_frame_interval(
+    make_client: Any, new_session: Any, kind: str, setting: str, params: dict[str, Any]
+) -> None:
+    """While playing, training runs in rounds of ``frame_interval`` (the digits page:
+    ``digits_frame_interval``), each followed by one frame: the epochs shown advance at most
+    once per round, however fast the epochs are (a busy machine only makes it slower)."""
+    interval = 0.2
+    client = make_client(Settings(**{setting: interval}))
+    s = new_session(kind, params, on=client)
+    with client.websocket_connect(f"{s.base}/ws") as ws:
+        ws.receive_json()
+        started = time.monotonic()
+        ws.send_json({"type": "control", "action": "play", "id": 1})
+        times: list[float] = []
+        last_epoch = 0
+        while len(times) < 6:
+            message = ws.receive_json()
+            if message["type"] != "frame" or message["metrics"]["epoch"] <= last_epoch:
+                continue
+            last_epoch = message["metrics"]["epoch"]
+            times.append(time.monotonic())
+        ws.send_json({"type": "control", "action": "pause", "id": 2})
+    # six new epochs shown take six rounds, each started at least one interval after the one
+    # before (a little slack for the timer)
+    assert times[-1] - started >= 5 * interval * 0.95
+    assert last_epoch >= 6
+
+
+def test_idle_timeout_closes_a_forgotten_session_and_says_so(
+    make_client: Any, new_session: Any
+) -> None:
+    client = make_client(Settings(idle_timeout=0.2, reap_interval=0.05))
+    s = new_session(on=client)
+    for _ in range(200):  # the reaper runs every 0.05 s; 10 s at most
+        if client.get("/api/health").json()["sessions"] == 0:  # (does not touch the session)
+            break
+        time.sleep(0.05)
+    response = client.get(s.base)
+    assert response.status_code == 404
+    assert response.json()["error"] == (
+        "no such session (it may have expired); reload the page to start a new one"
+    )
+
+
+def test_unattended_timeout_pauses_training_with_a_notice(
+    make_client: Any, new_session: Any
+) -> None:
+    client = make_client(Settings(unattended_timeout=0.2))
+    s = new_session(on=client, params={"n_points": 100})
+    assert s.control("play").json()["playing"]
+    session = _session(client, s)
+    for _ in range(200):  # 10 s at most
+        if not session.playing:
+            break
+        time.sleep(0.05)
+    state = s.get()
+    assert not state["playing"]
+    assert state["notice"] == "paused: no client for 0.2 s (press play to go on)"

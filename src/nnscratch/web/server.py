@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
@@ -168,14 +169,19 @@ class GuardMiddleware:
         self.app = app
         self.allowed = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
 
+    @staticmethod
+    def _host(scope: Scope) -> str | None:
+        """The Host header's host name (lower case, no port), or None without one."""
+        for key, value in scope.get("headers", []):
+            if key == b"host":
+                return (urlsplit("//" + value.decode("latin-1")).hostname or "").lower()
+        return None
+
     def _host_ok(self, scope: Scope) -> bool:
         if self.allowed is None:
             return True
-        for key, value in scope.get("headers", []):
-            if key == b"host":
-                host = urlsplit("//" + value.decode("latin-1")).hostname or ""
-                return host.lower() in self.allowed
-        return False
+        host = self._host(scope)
+        return host is not None and host in self.allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -185,7 +191,17 @@ class GuardMiddleware:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4400})
                 return
-            response = json_response({"error": "unexpected Host header"}, 400)
+            # what was wrong and what is allowed (host names only: nothing secret)
+            host = self._host(scope)
+            wrong = "no Host header" if host is None else f"unexpected Host header {host!r}"
+            allowed = ", ".join(sorted(self.allowed or ()))
+            response = json_response(
+                {
+                    "error": f"{wrong}: this server answers only to {allowed} "
+                    "(allowed_hosts, a guard against DNS rebinding)"
+                },
+                400,
+            )
             await response(scope, receive, send)
             return
         if scope["type"] == "websocket":
@@ -259,6 +275,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 },
                 "digits": {
                     "defaults": digits.DEFAULTS,
+                    "presets": digits.PRESETS,
                     "sources": cache.status(),
                     "live": sorted(k for k, f in digits.FIELDS.items() if f.live),
                 },
@@ -295,11 +312,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @api
     async def control(request: Request) -> Response:
+        arrived = time.monotonic()  # a step's time limit counts from here
         session = session_of(request)
         body = await read_json(request, settings.max_message_bytes)
         if not isinstance(body, dict):
             raise ParamError("the request body must be a JSON object", status=400)
-        return json_response(await run_in_threadpool(session.control, body.get("action"), body))
+        result = await run_in_threadpool(session.control, body.get("action"), body, arrived=arrived)
+        return json_response(result)
 
     @api
     async def frame(request: Request) -> Response:
@@ -493,11 +512,18 @@ async def serve_socket(websocket: WebSocket, manager: SessionManager, settings: 
 
 async def _answer(session: Session, message: Message, settings: Settings) -> dict[str, Any] | None:
     """The reply to one client message: an ack, a prediction, a pong or an error."""
+    arrived = time.monotonic()  # a step's time limit counts from here
     text = message.get("text")
     if text is None:
         return {"type": "error", "error": "binary messages are not supported; send JSON text"}
-    if len(text) > settings.max_message_bytes:
-        return {"type": "error", "error": "the message is too large", "status": 413}
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > settings.max_message_bytes:
+        return {
+            "type": "error",
+            "error": f"the message is too large: {size:,} bytes, larger than "
+            f"{settings.max_message_bytes:,} bytes (max_message_bytes)",
+            "status": 413,
+        }
     try:
         body = parse_json(text)
     except ParamError as exc:
@@ -510,7 +536,7 @@ async def _answer(session: Session, message: Message, settings: Settings) -> dic
     if body.get("type") == "ping":
         return {"type": "pong", "id": mid}
     try:
-        result = await run_in_threadpool(session.command, body)
+        result = await run_in_threadpool(session.command, body, arrived=arrived)
     except ParamError as exc:
         return {"type": "error", "id": mid, **exc.to_json(), "status": exc.status}
     except Exception:

@@ -113,8 +113,11 @@ class Curves:
         self.values: dict[str, list[float | None]] = {n: [] for n in self.names}
         self.stride = 1
         self.version = getattr(self, "version", 0) + 1
+        #: The values last added, kept even when thinning leaves their epoch out of the series.
+        self.latest: dict[str, float | None] = {}
 
     def add(self, epoch: int, **values: float | None) -> None:
+        self.latest = {name: finite(values.get(name)) for name in self.names}
         if epoch % self.stride and self.epochs:
             return
         self.epochs.append(int(epoch))
@@ -129,8 +132,8 @@ class Curves:
             self.version += 1
 
     def last(self, name: str) -> float | None:
-        series = self.values[name]
-        return series[-1] if series else None
+        """The value last added (the latest epoch's, even one the thinned series skips)."""
+        return self.latest.get(name)
 
     def delta(self, cursor: Cursor) -> dict[str, Any]:
         """The points ``cursor`` has not seen (all of them after a reset or a thinning)."""
@@ -200,15 +203,19 @@ class Session:
                 log.debug("session %s: a listener failed", self.id, exc_info=True)
 
     # -- commands ----------------------------------------------------------------------------
-    def command(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Run one client command (``{"type": ..., ...}``) and return its result."""
+    def command(self, message: dict[str, Any], *, arrived: float | None = None) -> dict[str, Any]:
+        """Run one client command (``{"type": ..., ...}``) and return its result.
+
+        ``arrived``: when the message came in (a ``time.monotonic()`` value); a step's time
+        limit counts from then.
+        """
         kind = message.get("type")
         if kind == "config":
             if "params" not in message:
                 raise ParamError("a config message needs 'params': {name: value, ...}", status=400)
             return self.configure(message["params"])
         if kind == "control":
-            return self.control(message.get("action"), message)
+            return self.control(message.get("action"), message, arrived=arrived)
         if kind == "state":
             return self.state()
         handler = self._extra_commands().get(kind) if isinstance(kind, str) else None
@@ -222,8 +229,13 @@ class Session:
     def _extra_commands(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         return {}
 
-    def control(self, action: Any, message: dict[str, Any] | None = None) -> dict[str, Any]:
-        """``play``, ``pause``, ``step`` (``epochs``: how many, 1 by default) or ``reset``."""
+    def control(
+        self, action: Any, message: dict[str, Any] | None = None, *, arrived: float | None = None
+    ) -> dict[str, Any]:
+        """``play``, ``pause``, ``step`` (``epochs``: how many, 1 by default) or ``reset``.
+
+        ``arrived``: when the request came in (``time.monotonic()``; now if None).
+        """
         message = message or {}
         if action == "play":
             self.play()
@@ -232,7 +244,7 @@ class Session:
         elif action == "step":
             epochs = as_int(message.get("epochs", 1), "epochs", 1, MAX_EPOCHS_PER_STEP)
             self.pause()
-            self.step(epochs)
+            self.step(epochs, arrived=arrived)
         elif action == "reset":
             self._check_open()
             with self.lock:
@@ -268,14 +280,30 @@ class Session:
         if was_playing or notice:
             self.notify()
 
-    def step(self, epochs: int = 1) -> None:
-        """Train ``epochs`` epochs now (in the caller's thread), then publish a frame."""
+    def step(self, epochs: int = 1, *, arrived: float | None = None) -> None:
+        """Train ``epochs`` epochs now (in the caller's thread), then publish a frame.
+
+        The whole step, from ``arrived`` (the request's arrival, a ``time.monotonic()`` value;
+        now if None) to its answer, keeps within ``Settings.max_step_seconds``: the wait for a
+        compute slot counts, and training stops early enough to leave the time that the work
+        after it (refreshing what the page shows) took last time (``_step_reserve``).
+        """
         self._check_open()
+        start = time.monotonic() if arrived is None else arrived
+        deadline = start + self.settings.max_step_seconds
         with self._compute, self.lock:
             self.notice = None
-            self._guarded(partial(self._train_epochs, epochs))
-            self._refresh_visuals()
+            self._guarded(partial(self._train_epochs, epochs, deadline))
+            self._finish_step()
         self.notify()
+
+    def _finish_step(self) -> None:
+        """The work of a step after training: refresh what the page shows."""
+        self._refresh_visuals()
+
+    def _step_reserve(self) -> float:
+        """Seconds a step keeps, out of its limit, for ``_finish_step``."""
+        return 0.0
 
     def close(self) -> None:
         """Stop training and release the session (idempotent)."""
@@ -350,25 +378,35 @@ class Session:
         """Train while playing until ``deadline``; return whether anything changed."""
         raise NotImplementedError
 
-    def _train_epochs(self, epochs: int) -> bool:
-        """Train ``epochs`` epochs, stopping at the server's time limit for one step.
+    def _train_epochs(self, epochs: int, deadline: float) -> bool:
+        """Train ``epochs`` epochs, stopping in time for the step to answer by ``deadline``.
 
-        The limit (``Settings.max_step_seconds``) is hard: training stops at the first chunk
-        boundary after it (a chunk is a few batches, about ``CHUNK_SECONDS`` of work), in the
-        middle of an epoch if need be, and the notice says how far the step got. A step always
-        trains at least one chunk, so every step makes progress.
+        The limit (``Settings.max_step_seconds``) is hard: training stops at a batch boundary
+        (chunks of batches shrink to the time left, down to one batch), in the middle of an
+        epoch if need be, ``_step_reserve()`` seconds before ``deadline``, and the notice says
+        how far the step got. A step always trains one chunk (``CHUNK_SECONDS`` of work, at
+        least one batch), so every step makes progress: when the wait for a compute slot used
+        up the limit, the step overruns it by that chunk and the work after training.
         """
         limit = self.settings.max_step_seconds
-        deadline = time.monotonic() + limit
+        deadline -= self._step_reserve()
         done = 0
         while done < epochs:
-            if not self._advance_epoch(deadline):
-                progress = self._epoch_progress() or {}
+            if not self._advance_epoch(deadline, at_least_one=done == 0):
+                progress = self._epoch_progress()
+                if progress is None:  # stopped before the next epoch's first batch
+                    self.notice = (
+                        f"step stopped after {done} of {epochs} epochs: one step may take at "
+                        f"most {limit:g} s on this server"
+                    )
+                    break
                 self.notice = (
                     f"step stopped after {progress.get('batches_done')} of "
                     f"{progress.get('batches')} batches of epoch {progress.get('epoch')} "
                     f"({done} of {epochs} epochs completed): one step may take at most "
-                    f"{limit:g} s on this server; the next step continues this epoch"
+                    f"{limit:g} s on this server; the next step continues this epoch. "
+                    f"Loss and accuracy are measured when an epoch ends: those shown are of "
+                    f"epoch {progress.get('measured_epoch')}"
                 )
                 break
             done += 1
@@ -380,9 +418,10 @@ class Session:
                 break
         return True
 
-    def _advance_epoch(self, deadline: float | None) -> bool:
+    def _advance_epoch(self, deadline: float | None, *, at_least_one: bool = True) -> bool:
         """Train the current epoch until it ends (return True) or, past ``deadline`` (a
-        ``time.monotonic()`` value), stop at a chunk boundary and return False."""
+        ``time.monotonic()`` value), stop at a chunk boundary and return False; with
+        ``at_least_one``, train at least one chunk whatever the time."""
         self._one_epoch()
         return True
 
@@ -452,6 +491,17 @@ class ModelSession(Session):
         """The training samples whose loss is plotted (all of them unless overridden)."""
         return self.x_train, self.y_train
 
+    def status(self) -> dict[str, Any]:
+        """The common fields, and on how many images the losses and accuracies are measured
+        (the training ones may be a fixed subset of the training set)."""
+        return {
+            **super().status(),
+            "metrics_rows": {
+                "train": len(self._train_eval_data()[0]),
+                "test": len(self.x_test),
+            },
+        }
+
     #: Wall time one chunk of batches aims at while a step has a deadline (at least one batch):
     #: a step overshoots its limit by about this much at most.
     CHUNK_SECONDS = 0.1
@@ -463,8 +513,16 @@ class ModelSession(Session):
     #: this keeps that copy small (25 MB of MNIST) instead of a copy of the whole training set.
     MAX_CHUNK_ROWS = 8192
 
+    #: A step keeps this many times the measured time of the work after its training (a
+    #: margin for a machine whose load changes between two steps: on 2 busy cores, the same
+    #: refresh was seen to take up to twice as long as the one before).
+    RESERVE_FACTOR = 2.0
+
     _progress: EpochProgress | None = None
     _rows_per_second: tuple[Model, float] | None = None
+    #: Seconds the last ``_record`` and the last refresh after a step took, and on which model.
+    _record_seconds: tuple[Model, float] | None = None
+    _refresh_seconds: tuple[Model, float] | None = None
 
     def _one_epoch(self) -> None:
         self._advance_epoch(None)
@@ -479,6 +537,9 @@ class ModelSession(Session):
             "epoch": progress.epoch,
             "batches_done": progress.batches_done,
             "batches": progress.batches_done + -(-left // batch_size),
+            # the loss and accuracy shown are those measured at the end of this epoch (the
+            # batches done since are measured when their epoch ends)
+            "measured_epoch": int(self.model.epoch),
         }
 
     def _current_progress(self) -> EpochProgress | None:
@@ -495,7 +556,7 @@ class ModelSession(Session):
             return None
         return progress
 
-    def _advance_epoch(self, deadline: float | None) -> bool:
+    def _advance_epoch(self, deadline: float | None, *, at_least_one: bool = True) -> bool:
         """Train the current epoch in chunks of batches (``Model.fit`` on the chunk's rows, in
         the epoch's order) until the epoch ends or ``deadline`` has passed.
 
@@ -514,24 +575,33 @@ class ModelSession(Session):
             order = np.random.default_rng([self.config["seed"], epoch]).permutation(n)
             progress = EpochProgress(epoch, model, x, order)
             self._progress = progress
-        first = True
+        first = at_least_one
         while True:
             batch_size = min(self.config["batch_size"], n)
             start = progress.rows_done
             rows = self.MAX_CHUNK_ROWS
+            left = math.inf if deadline is None else deadline - time.monotonic()
             if deadline is not None:
-                # the first chunk is a whole one even when little time is left, so that every
-                # step makes progress; the next ones fit in the time left
-                seconds = self.CHUNK_SECONDS
-                if not first:
-                    seconds = min(seconds, max(0.0, deadline - time.monotonic()))
-                rows = min(rows, int(self._speed() * seconds))
-            first = False
+                # the step's first chunk is a whole one (CHUNK_SECONDS of work) even when
+                # little time is left, so that every step makes progress; the next ones fit in
+                # the time left, down to one batch
+                seconds = self.CHUNK_SECONDS if first else min(self.CHUNK_SECONDS, left)
+                rows = min(rows, int(self._speed() * max(0.0, seconds)))
             stop = min(n, start + max(batch_size, rows // batch_size * batch_size))
             if n - stop < batch_size:
                 # the epoch's last, short batch goes with the chunk before it, as in fit (which
                 # folds a one-sample last batch into the previous one under batch norm)
                 stop = n
+            if stop == n and not first:
+                # ending the epoch also measures it (``_record``): when the rest of the epoch
+                # and that measurement do not fit in the time left, train up to the epoch's
+                # last full batch but one and leave the end to a later step
+                need = (n - start) / self._speed() + (self._measured(self._record_seconds) or 0.0)
+                if need > left:
+                    stop = start + (n - batch_size - start) // batch_size * batch_size
+                    if stop <= start:
+                        return False
+            first = False
             started = time.monotonic()
             self._fit_rows(progress, start, stop, batch_size)
             elapsed = time.monotonic() - started
@@ -542,6 +612,24 @@ class ModelSession(Session):
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
+
+    def _measured(self, entry: tuple[Model, float] | None) -> float | None:
+        """A time measured on this model (``_record_seconds``...), or None if there is none."""
+        return entry[1] if entry is not None and entry[0] is self.model else None
+
+    def _finish_step(self) -> None:
+        started = time.monotonic()
+        self._refresh_visuals()
+        self._refresh_seconds = (self.model, time.monotonic() - started)
+
+    def _step_reserve(self) -> float:
+        """``RESERVE_FACTOR`` times the time the page's refresh took after the last step on
+        this model; before the first, times the time of the model's last measurement
+        (``_record``), which makes a forward pass over the same test set as the refresh."""
+        seconds = self._measured(self._refresh_seconds)
+        if seconds is None:
+            seconds = self._measured(self._record_seconds)
+        return self.RESERVE_FACTOR * (seconds or 0.0)
 
     def _speed(self) -> float:
         """Training rows per second: measured on the last chunk, or assumed for a new model."""
@@ -611,6 +699,7 @@ class ModelSession(Session):
             }
 
     def _record(self) -> None:
+        started = time.monotonic()
         train = self.model.evaluate(*self._train_eval_data())
         test = self.model.evaluate(self.x_test, self.y_test)
         self.curves.add(
@@ -620,6 +709,7 @@ class ModelSession(Session):
             train_accuracy=train.get("accuracy"),
             test_accuracy=test.get("accuracy"),
         )
+        self._record_seconds = (self.model, time.monotonic() - started)
 
 
 SessionFactory = Callable[[str, Settings, threading.Semaphore, dict[str, Any]], Session]
