@@ -84,6 +84,7 @@ def test_links_and_math_are_rewritten_for_the_notebook_folder():
     assert "```math" not in notebook and "$$" in notebook
 
 
+@pytest.mark.timeout(1200)  # page 13 trains on full MNIST: a minute quiet, 10x that when busy
 @pytest.mark.parametrize("page", PAGES, ids=[_id(p) for p in PAGES])
 def test_notebook_runs(page: Path, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed")
