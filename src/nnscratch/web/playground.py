@@ -16,19 +16,21 @@ Inputs: the network sees the input features switched on in ``features`` (x1, x2,
 in the order of ``features.FEATURES``; see ``features.py``), computed from each point:
 ``x_train`` / ``x_test`` hold those inputs, ``points_train`` / ``points_test`` the points.
 Each hidden layer has its own activation (``activations``), and each frame carries the
-weight matrices for the page's network graph, where a weight can be edited
-(``set_weight``).
+weight matrices and biases for the page's network graph, where a weight or a bias can be
+edited (``set_weight``, ``set_bias``).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import math
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -39,7 +41,7 @@ from ..core.network import Sequential
 from ..data import toy
 from ..model import Model
 from ..training.optimizers import get_optimizer
-from ..training.regularizers import L1, L2
+from ..training.regularizers import L1, L2, Regularizer
 from . import netinfo
 from .csvdata import TARGETS, interpret_targets, read_csv_rows
 from .features import FEATURE_LABELS, FEATURES, as_features, feature_maps, feature_matrix
@@ -375,7 +377,11 @@ def make_dataset(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[s
         return table[:, :2], table[:, 2:], []
     k = FIXED_CLASSES.get(name, config["classes"])
     if n < k:
-        raise ParamError(f"n_points must be at least the number of classes ({k})", "n_points")
+        raise ParamError(
+            f"n_points ({n}) must be at least the number of classes ({k}): use more points or "
+            "fewer classes",
+            "n_points",
+        )
     if name == "spirals":
         x, y = toy.spirals(n, arms=k, noise=noise, seed=rng)
     elif name == "xor":
@@ -520,20 +526,55 @@ class PlaygroundSession(ModelSession):
 
     def _apply_live(self) -> None:
         cfg = self.config
-        self.model.optimizer.learning_rate = cfg["learning_rate"]
         lam, kind = cfg["reg_rate"], cfg["regularization"]
-        self.model.regularizers = (
+        regularizers: list[Regularizer] = (
             [] if kind == "none" or lam == 0 else [L2(lam) if kind == "l2" else L1(lam)]
         )
+        # both set together, once nothing can fail (the model is changed in place)
+        self.model.optimizer.learning_rate = cfg["learning_rate"]
+        self.model.regularizers = regularizers
 
     # -- commands ----------------------------------------------------------------------------
+    #: Attributes that other threads change without holding ``self.lock`` (connections, the
+    #: worker thread, play and pause): a failed change leaves them as those threads set them.
+    _UNGUARDED = frozenset(
+        {"last_seen", "sockets", "playing", "closed", "notice", "_thread", "_credit", "_last_tick"}
+    )
+
+    @contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """Run a change of the experiment (with ``self.lock`` held) so that it applies whole or
+        not at all: if anything in it raises, every attribute it set (the configuration, the
+        data, the model, the curves, what the page is shown...) is put back as it was, and the
+        error goes on to the caller.
+
+        The previous model object is never modified by a rebuild (it makes a new one), so
+        putting the attributes back restores it exactly; the curves are changed in place and
+        are copied."""
+        saved = {k: v for k, v in vars(self).items() if k not in self._UNGUARDED}
+        curves = copy.deepcopy(vars(self.curves))
+        try:
+            yield
+        except BaseException:
+            for key in [k for k in vars(self) if k not in self._UNGUARDED and k not in saved]:
+                delattr(self, key)  # set by the failed change only (the class default is back)
+            for key, value in saved.items():
+                setattr(self, key, value)
+            self.curves.__dict__.clear()
+            self.curves.__dict__.update(curves)
+            raise
+
     def configure(self, params: Any) -> dict[str, Any]:
-        """Apply a partial update: live parameters in place, others by rebuilding."""
+        """Apply a partial update: live parameters in place, others by rebuilding.
+
+        All or nothing: when any part fails (a value refused only once the data are made,
+        such as more classes than points), the session keeps its previous configuration,
+        data and model, and the error says why."""
         self._check_open()
         checked = validate_update(params, FIELDS)
         if checked.get("dataset") == "upload" and self._upload is None:
             raise ParamError("upload a CSV file before choosing the 'upload' dataset", "dataset")
-        with self.lock:
+        with self.lock, self._all_or_nothing():
             new = merge_config(self.config, checked)
             changed = {k for k in new if k in FIELDS and new[k] != self.config.get(k)}
             scope = None
@@ -541,19 +582,14 @@ class PlaygroundSession(ModelSession):
                 scope = "data"
             elif any(not FIELDS[k].live for k in changed):
                 scope = "model"
-            kept_upload = self._upload
             if "csv_target" in changed and self._upload is not None:
                 self._upload = self._interpret_upload(new["csv_target"], "csv_target")
-            try:
-                if scope or "batch_size" in changed:
-                    self._check_memory(new)
-            except ParamError:
-                self._upload = kept_upload
-                raise
+            if scope or "batch_size" in changed:
+                self._check_memory(new)
             self.config = new
             if scope:
-                self.notice = None
                 self._rebuild(scope)
+                self.notice = None
             else:
                 self._apply_live()
         self.notify()
@@ -564,18 +600,16 @@ class PlaygroundSession(ModelSession):
         self._check_open()
         x, labels, lines = read_csv_rows(data, self.settings.max_csv_rows)
         y, names = interpret_targets(labels, lines, self.config["csv_target"])
-        with self.lock:
-            previous = self._upload, self._upload_labels
+        with self.lock, self._all_or_nothing():
             self._upload = (x, y, names, name)
             self._upload_labels = (labels, lines)
             try:
                 self._check_memory({**self.config, "dataset": "upload"})
             except ParamError as exc:
-                self._upload, self._upload_labels = previous
                 raise ParamError(exc.message, "file", 413) from None
             self.config = {**self.config, "dataset": "upload"}
-            self.notice = None
             self._rebuild("data")
+            self.notice = None
         self.notify()
         return {
             "rows": int(len(x)),
@@ -728,7 +762,8 @@ class PlaygroundSession(ModelSession):
         ``GRAPH_LINES`` connections per matrix: ``w`` is the shown block W[:r, :c] row by row
         as float32 (base64) when it has at most ``GRAPH_LINES`` entries; otherwise ``index``
         (uint32, base64) lists the positions in that block (row * c + col) of its
-        ``GRAPH_LINES`` largest |w|, and ``w`` their values.
+        ``GRAPH_LINES`` largest |w|, and ``w`` their values. ``b`` is the shown units' biases
+        b[:c] (float32, base64).
         """
         out = []
         for layer in self._dense_layers():
@@ -736,7 +771,14 @@ class PlaygroundSession(ModelSession):
             rows, cols = weights.shape
             r, c = min(rows, GRAPH_UNITS), min(cols, GRAPH_UNITS)
             block = weights[:r, :c].ravel()
-            entry: dict[str, Any] = {"rows": rows, "cols": cols, "shown_rows": r, "shown_cols": c}
+            biases = netinfo.dense_weights(layer)[1].value.reshape(-1)[:c]
+            entry: dict[str, Any] = {
+                "rows": rows,
+                "cols": cols,
+                "shown_rows": r,
+                "shown_cols": c,
+                "b": _b64_float32(biases),
+            }
             if block.size <= GRAPH_LINES:
                 entry.update(index=None, w=_b64_float32(block))
             else:
@@ -777,9 +819,7 @@ class PlaygroundSession(ModelSession):
             row, col = int(message["row"]), int(message["col"])
             value = as_float(message.get("value"), "value", -MAX_WEIGHT, MAX_WEIGHT)
             weights[row, col] = value
-            self.notice = None
-            self._record()  # the losses of the edited model, at the same epoch
-            self._refresh_visuals()
+            self._edited()
             stored = float(weights[row, col])
         self.notify()
         return {
@@ -787,8 +827,40 @@ class PlaygroundSession(ModelSession):
             **self.state(),
         }
 
+    def set_bias(self, message: dict[str, Any]) -> dict[str, Any]:
+        """``{"type": "set_bias", "layer": i, "unit": j, "value": v}``: set the bias b[j] of
+        the i-th Dense layer (0: the first hidden layer; the last: the output layer), so that
+        unit j computes z_j = sum_r x_r W[r, j] + v, at once; training goes on from the edited
+        model."""
+        self._check_open()
+        with self.lock:
+            dense = self._dense_layers()
+            index = as_int(message.get("layer"), "layer", 0, len(dense) - 1)
+            biases = netinfo.dense_weights(dense[index])[1].value
+            flat = biases.reshape(-1)  # a view: writing it writes the layer's bias
+            size = flat.size
+            try:
+                unit = as_int(message.get("unit"), "unit", 0, size - 1)
+            except ParamError as exc:
+                raise ParamError(
+                    f"{exc.message} (layer {index} has {size} units: unit 0 to {size - 1})",
+                    "unit",
+                ) from None
+            value = as_float(message.get("value"), "value", -MAX_WEIGHT, MAX_WEIGHT)
+            flat[unit] = value
+            self._edited()
+            stored = float(flat[unit])
+        self.notify()
+        return {"bias": {"layer": index, "unit": unit, "value": stored}, **self.state()}
+
+    def _edited(self) -> None:
+        """After a weight or bias was set by hand: measure and show the edited model."""
+        self.notice = None
+        self._record()  # the losses of the edited model, at the same epoch
+        self._refresh_visuals()
+
     def _extra_commands(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-        return {"set_weight": self.set_weight}
+        return {"set_weight": self.set_weight, "set_bias": self.set_bias}
 
     def _data_json(self) -> dict[str, Any]:
         def part(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 // toggle tiles, each hidden layer as a column of neurons (each one's activation over the plane),
 // the outputs, and every connection as a line whose colour is the weight's sign (orange
 // positive, blue negative, as the neuron maps) and whose thickness grows with |w|. Hovering a
-// line shows its weight; clicking it opens a small editor that sets it on the server.
+// line shows its weight; clicking it opens a small editor that sets it on the server. Hovering
+// a neuron (or an output) shows its bias, and tells the page (onNeuronHover) so that it can show
+// that neuron's map in the big view; clicking it opens the editor for its bias.
 //
 // Everything the graph draws comes from the server's frames: `weights` (each matrix W, inputs
 // x units, as float32; for a large matrix only its strongest entries), `neurons` (the hidden
@@ -40,23 +42,44 @@ function decodeUint32(text) {
   return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
 }
 
-/** Paint a map of bytes (0..255 for lo..hi) on a canvas, coloured by value / scale. */
-function paintMap(canvas, res, bytes, lo, hi) {
-  if (canvas.width !== res) {
+// Little-endian RGBA as one 32-bit word per pixel (every browser the page supports is
+// little-endian), so a pixel is one store into the image instead of four.
+function packed(r, g, b) {
+  return (255 << 24) | (b << 16) | (g << 8) | r;
+}
+
+/** The 256 colours of the bytes 0..255 read as lo..hi, coloured by value / max(|lo|, |hi|). */
+function byteColours(lo, hi) {
+  const scale = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
+  const lut = new Uint32Array(256);
+  for (let v = 0; v < 256; v++) {
+    const [r, g, b] = diverging((lo + (hi - lo) * (v / 255)) / scale);
+    lut[v] = packed(r, g, b);
+  }
+  return lut;
+}
+
+/**
+ * Paint a map (base64 of res x res bytes, 0..255 for lo..hi) on a canvas, coloured on the
+ * diverging scale. A canvas keeps what it shows: the same map again is not repainted, and its
+ * image buffer is reused (the neuron maps are repainted many times a second while playing).
+ */
+export function paintMap(canvas, res, encoded, lo, hi) {
+  const key = `${res}|${lo}|${hi}|${encoded}`;
+  if (canvas.paintedKey === key) return;
+  canvas.paintedKey = key;
+  if (canvas.width !== res || canvas.height !== res) {
     canvas.width = res;
     canvas.height = res;
   }
-  const scale = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
   const ctx = canvas.getContext("2d");
-  const image = ctx.createImageData(res, res);
-  for (let i = 0; i < bytes.length && i < res * res; i++) {
-    const [r, g, b] = diverging((lo + (hi - lo) * (bytes[i] / 255)) / scale);
-    image.data[4 * i] = r;
-    image.data[4 * i + 1] = g;
-    image.data[4 * i + 2] = b;
-    image.data[4 * i + 3] = 255;
-  }
-  ctx.putImageData(image, 0, 0);
+  if (!canvas.image || canvas.image.width !== res) canvas.image = ctx.createImageData(res, res);
+  const pixels = new Uint32Array(canvas.image.data.buffer);
+  const lut = byteColours(lo, hi);
+  const bytes = decodeB64(encoded);
+  const n = Math.min(bytes.length, res * res);
+  for (let i = 0; i < n; i++) pixels[i] = lut[bytes[i]];
+  ctx.putImageData(canvas.image, 0, 0);
 }
 
 /** A connection's colour and width: sign by hue, |w| by depth of colour and thickness. */
@@ -66,16 +89,35 @@ export function edgeStyle(w) {
   return { color: rgb(diverging(Math.sign(w) * (0.3 + 0.7 * a))), width: Math.min(5, 0.4 + 1.2 * Math.abs(w)) };
 }
 
+// edgeStyle's colour depends on w only through sign(w) and min(|w|, 2). The lines get it from a
+// table of strings, in steps of 1/32 in |w| (at most 3 RGB units apart), and widths in steps
+// of 0.1 px: no string is built per line per frame, and while the weights drift by small
+// amounts most lines keep their attributes, so the browser has less to repaint.
+const EDGE_STEPS = 64;
+const EDGE_COLOURS = [-1, 1].map((sign) =>
+  Array.from({ length: EDGE_STEPS + 1 }, (_, i) => edgeStyle((sign * 2 * i) / EDGE_STEPS).color),
+);
+
+/** edgeStyle's colour and width as the attribute strings the lines get. */
+function edgeAttributes(w) {
+  if (!Number.isFinite(w)) return ["#bbb", "0.5"];
+  const step = Math.min(EDGE_STEPS, Math.round((Math.abs(w) * EDGE_STEPS) / 2));
+  const color = w === 0 ? edgeStyle(0).color : EDGE_COLOURS[w < 0 ? 0 : 1][step];
+  return [color, Math.min(5, 0.4 + 1.2 * Math.abs(w)).toFixed(1)];
+}
+
 export class NetworkGraph {
   /**
    * root: the element to draw in. Callbacks (each returns a promise; a rejection's message is
    * shown): onFeatures(list), onActivations(list), onUnits(layer, units), onSetWeight(layer,
-   * row, col, value). activations: the names the per-layer selects offer.
+   * row, col, value), onSetBias(layer, unit, value); and onNeuronHover(layer, unit), called
+   * with (null, null) when the pointer leaves (layer: the Dense layer, 0 the first hidden).
+   * activations: the names the per-layer selects offer.
    */
-  constructor(root, { activations, onFeatures, onActivations, onUnits, onSetWeight }) {
+  constructor(root, { activations, onFeatures, onActivations, onUnits, onSetWeight, onSetBias, onNeuronHover }) {
     this.root = root;
     this.choices = activations;
-    this.on = { onFeatures, onActivations, onUnits, onSetWeight };
+    this.on = { onFeatures, onActivations, onUnits, onSetWeight, onSetBias, onNeuronHover };
     this.signature = "";
     this.headSignature = "";
     this.tiles = null;
@@ -105,6 +147,16 @@ export class NetworkGraph {
     this.hitLayer.addEventListener("pointermove", (e) => this._hover(e));
     this.hitLayer.addEventListener("pointerout", () => (this.tip.hidden = true));
     this.hitLayer.addEventListener("click", (e) => this._openEditor(e));
+    // the neurons and outputs: hover for the bias (and the map in the big view), click to edit
+    this.nodes.addEventListener("pointerover", (e) => this._hoverNeuron(e));
+    this.nodes.addEventListener("pointermove", (e) => this._hoverNeuron(e));
+    this.nodes.addEventListener("pointerout", (e) => this._leaveNeuron(e));
+    this.nodes.addEventListener("focusin", (e) => this._hoverNeuron(e));
+    this.nodes.addEventListener("focusout", (e) => this._leaveNeuron(e));
+    this.nodes.addEventListener("click", (e) => this._openBiasEditor(e));
+    this.nodes.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") this._openBiasEditor(e);
+    });
     new ResizeObserver(() => this._layout()).observe(this.root);
   }
 
@@ -127,12 +179,12 @@ export class NetworkGraph {
     ].join("|");
     if (signature !== this.signature) {
       this.signature = signature;
-      this._build();
+      this._build(); // lays the lines out and paints them (_layout)
     }
     this._renderHead();
     if (this.tiles !== this.tilesPainted) this._paintTiles();
-    this._paintNeurons();
-    this._paintEdges();
+    if (this.neurons !== this.neuronsPainted) this._paintNeurons();
+    if (this.weights !== this.edgesPainted) this._paintEdges();
   }
 
   // -- structure ------------------------------------------------------------------------------
@@ -140,10 +192,15 @@ export class NetworkGraph {
     const w = this.weights;
     this._closeEditor();
     this.tip.hidden = true;
+    if (this.hovered) {
+      this.hovered = null; // its node goes
+      if (this.on.onNeuronHover) this.on.onNeuronHover(null, null);
+    }
     this.nodes.replaceChildren();
     this.edgeLayer.replaceChildren();
     this.hitLayer.replaceChildren();
     this.tilesPainted = null;
+    this.neuronsPainted = null; // new canvases
     const hiddenCount = w.layers.length - 1;
     // columns: the features, each hidden layer, the outputs
     this.columns = [];
@@ -173,7 +230,13 @@ export class NetworkGraph {
       const m = w.layers[l];
       const nodes = [];
       for (let j = 0; j < m.shown_cols; j++) {
-        const canvas = el("canvas", "graph-neuron", { title: `layer ${l + 1}, neuron ${j + 1}` });
+        const canvas = el("canvas", "graph-neuron", {
+          tabindex: "0",
+          role: "button",
+          "aria-label": `layer ${l + 1}, neuron ${j + 1}: show its map, edit its bias`,
+          "data-layer": String(l),
+          "data-unit": String(j),
+        });
         this.nodes.append(canvas);
         nodes.push(canvas);
       }
@@ -182,7 +245,13 @@ export class NetworkGraph {
     const last = w.layers[w.layers.length - 1];
     this.outputNodes = [];
     for (let j = 0; j < last.shown_cols; j++) {
-      const dot = el("span", "graph-output");
+      const dot = el("span", "graph-output", {
+        tabindex: "0",
+        role: "button",
+        "aria-label": `${this.classNames.length ? `output ${this.classNames[j]}` : "output"}: edit its bias`,
+        "data-layer": String(hiddenCount),
+        "data-unit": String(j),
+      });
       dot.style.background = this.classNames.length ? rgb(classColor(j)) : "#777";
       const text = el("span", "graph-label graph-output-label");
       text.textContent = this.classNames.length ? this.classNames[j] : "value";
@@ -203,7 +272,8 @@ export class NetworkGraph {
   _renderHead() {
     const config = this.config;
     const hidden = this.weights.layers.slice(0, -1).map((m) => m.cols);
-    const acts = config.activations || hidden.map(() => config.activation);
+    // the settings may be newer than the drawn weights for a moment: one choice per drawn layer
+    const acts = hidden.map((_, l) => (config.activations && config.activations[l]) || config.activation);
     const signature = `${hidden.join(",")}|${acts.join(",")}`;
     if (signature === this.headSignature) return;
     if (this.head.contains(document.activeElement) && document.activeElement.tagName === "SELECT") return;
@@ -232,12 +302,12 @@ export class NetworkGraph {
       const minus = el("button", "small", { type: "button", "aria-label": `fewer neurons in layer ${l + 1}` });
       minus.textContent = "−";
       minus.disabled = units <= 1;
-      minus.addEventListener("click", () => this._call(this.on.onUnits(l, units - 1)));
+      minus.addEventListener("click", () => this._call(this.on.onUnits(l, this.config.hidden[l] - 1)));
       const count = el("span", "graph-count");
       count.textContent = String(units);
       const plus = el("button", "small", { type: "button", "aria-label": `more neurons in layer ${l + 1}` });
       plus.textContent = "+";
-      plus.addEventListener("click", () => this._call(this.on.onUnits(l, units + 1)));
+      plus.addEventListener("click", () => this._call(this.on.onUnits(l, this.config.hidden[l] + 1)));
       row.append(minus, count, plus);
       box.append(select, row);
       this.head.append(box);
@@ -321,26 +391,28 @@ export class NetworkGraph {
       const i = tiles.names.indexOf(f.name);
       if (i < 0) return;
       const s = tiles.scales[i] || 1;
-      paintMap(f.canvas, tiles.res, decodeB64(tiles.maps[i]), -s, s);
+      paintMap(f.canvas, tiles.res, tiles.maps[i], -s, s);
     });
   }
 
   _paintNeurons() {
     const info = this.neurons;
     if (!info || !this.hiddenNodes) return;
+    this.neuronsPainted = info;
     info.layers.forEach((layer, l) => {
       const nodes = this.hiddenNodes[l];
       if (!nodes) return;
       layer.maps.forEach((encoded, j) => {
         if (j >= nodes.length) return;
         const [lo, hi] = layer.ranges[j];
-        paintMap(nodes[j], info.res, decodeB64(encoded), lo ?? 0, hi ?? 1);
+        paintMap(nodes[j], info.res, encoded, lo ?? 0, hi ?? 1);
       });
     });
   }
 
   _paintEdges() {
     if (!this.weights || !this.anchors) return;
+    this.edgesPainted = this.weights;
     const notes = [];
     this.weights.layers.forEach((m, i) => {
       const holder = this.matrices[i];
@@ -348,6 +420,7 @@ export class NetworkGraph {
       const values = decodeFloats(m.w);
       const index = m.index ? decodeUint32(m.index) : null;
       holder.values = values;
+      holder.biases = m.b ? decodeFloats(m.b) : null;
       holder.index = index;
       holder.shape = m;
       const count = values.length;
@@ -363,6 +436,8 @@ export class NetworkGraph {
       }
       const from = this.anchors[i];
       const to = this.anchors[i + 1];
+      // Each line's path and attributes are written only when they change: between two frames
+      // the lines stay where they are and most weights move too little to change a colour.
       for (let e = 0; e < count; e++) {
         const flat = index ? index[e] : e;
         const row = Math.floor(flat / m.shown_cols);
@@ -381,12 +456,18 @@ export class NetworkGraph {
             p.dataset.layer = String(i);
             p.dataset.row = String(row);
             p.dataset.col = String(col);
+            p.dataset.edge = String(e);
           }
         }
-        const { color, width } = edgeStyle(values[e]);
-        item.path.setAttribute("stroke", color);
-        item.path.setAttribute("stroke-width", width.toFixed(2));
-        item.hit.dataset.value = String(values[e]);
+        const [color, width] = edgeAttributes(values[e]);
+        if (item.color !== color) {
+          item.color = color;
+          item.path.setAttribute("stroke", color);
+        }
+        if (item.width !== width) {
+          item.width = width;
+          item.path.setAttribute("stroke-width", width);
+        }
       }
       const last = i === this.weights.layers.length - 1;
       if (!last && m.shown_cols < m.cols) notes.push(`layer ${i + 1}: the first ${m.shown_cols} of ${m.cols} neurons`);
@@ -396,8 +477,9 @@ export class NetworkGraph {
       }
     });
     const base =
-      "Click a feature to switch it on or off. Lines: orange positive, blue negative weights, thicker for larger |w|; hover a line for its weight, click it to edit.";
-    this.note.textContent = notes.length ? `${base} Drawn: ${notes.join("; ")}.` : base;
+      "Click a feature to switch it on or off. Lines: orange positive, blue negative weights, thicker for larger |w|; hover a line for its weight, click it to edit. Hover a neuron to see its map in the big view and its bias, click it to edit the bias.";
+    const note = notes.length ? `${base} Drawn: ${notes.join("; ")}.` : base;
+    if (this.note.textContent !== note) this.note.textContent = note;
   }
 
   // -- interaction ----------------------------------------------------------------------------
@@ -410,7 +492,9 @@ export class NetworkGraph {
     const dest = last
       ? this.classNames.length ? `output ${this.classNames[col]}` : "output"
       : `layer ${layer + 1} neuron ${col + 1}`;
-    return { layer, row, col, source, dest, value: Number(target.dataset.value) };
+    const holder = this.matrices[layer];
+    const value = holder && holder.values ? holder.values[Number(target.dataset.edge)] : NaN;
+    return { layer, row, col, source, dest, value };
   }
 
   _featureLabel(name) {
@@ -423,6 +507,7 @@ export class NetworkGraph {
     const target = e.target;
     if (!(target instanceof SVGElement) || !target.classList.contains("edge-hit")) return;
     const d = this._describe(target);
+    delete this.tip.dataset.unit;
     this.tip.textContent = `${d.source} → ${d.dest}: w = ${fmt(d.value, 4)}`;
     this.tip.dataset.layer = String(d.layer);
     this.tip.dataset.row = String(d.row);
@@ -434,9 +519,16 @@ export class NetworkGraph {
 
   _place(box, e) {
     const frame = this.root.getBoundingClientRect();
-    const x = Math.min(e.clientX - frame.left + 12, Math.max(0, frame.width - 230));
+    let { clientX, clientY } = e;
+    if (clientX === undefined) {
+      // a keyboard event: below the element it is about
+      const r = e.target.getBoundingClientRect();
+      clientX = r.left;
+      clientY = r.bottom;
+    }
+    const x = Math.min(clientX - frame.left + 12, Math.max(0, frame.width - 230));
     box.style.left = `${Math.max(0, x)}px`;
-    box.style.top = `${e.clientY - frame.top + 14}px`;
+    box.style.top = `${clientY - frame.top + 14}px`;
   }
 
   _makeEditor() {
@@ -464,7 +556,8 @@ export class NetworkGraph {
       const value = raw === "" ? null : Number(raw);
       error.textContent = "";
       try {
-        await this.on.onSetWeight(target.layer, target.row, target.col, value);
+        if (target.bias) await this.on.onSetBias(target.layer, target.unit, value);
+        else await this.on.onSetWeight(target.layer, target.row, target.col, value);
         this._closeEditor();
       } catch (err) {
         error.textContent = err.message;
@@ -478,9 +571,15 @@ export class NetworkGraph {
     const target = e.target;
     if (!(target instanceof SVGElement) || !target.classList.contains("edge-hit")) return;
     const d = this._describe(target);
-    this.editing = d;
-    this.editor.titleBox.textContent = `${d.source} → ${d.dest}`;
-    this.editor.input.value = String(Number(d.value.toPrecision(6)));
+    this._showEditor({ ...d, bias: false }, `${d.source} → ${d.dest}`, "weight", e);
+  }
+
+  _showEditor(editing, title, what, e) {
+    this.editing = editing;
+    this.editor.setAttribute("aria-label", `edit a ${what}`);
+    this.editor.input.setAttribute("aria-label", `${what} value`);
+    this.editor.titleBox.textContent = title;
+    this.editor.input.value = Number.isFinite(editing.value) ? String(Number(editing.value.toPrecision(6))) : "";
     this.editor.error.textContent = "";
     this._place(this.editor, e);
     this.editor.hidden = false;
@@ -489,13 +588,59 @@ export class NetworkGraph {
     this.editor.input.select();
   }
 
+  // -- neurons: their bias, and their map in the page's big view ----------------------------------
+  /** The neuron or output node an event is about, with its bias, or null. */
+  _neuron(target) {
+    if (!(target instanceof HTMLElement) || target.dataset.unit === undefined || !this.weights) return null;
+    const layer = Number(target.dataset.layer);
+    const unit = Number(target.dataset.unit);
+    const holder = this.matrices[layer];
+    const value = holder && holder.biases ? holder.biases[unit] : NaN;
+    const output = layer === this.weights.layers.length - 1;
+    let name = `layer ${layer + 1} neuron ${unit + 1}`;
+    if (output) name = this.classNames.length ? `output ${this.classNames[unit]}` : "output";
+    return { layer, unit, value, output, name };
+  }
+
+  _hoverNeuron(e) {
+    const n = this._neuron(e.target);
+    if (!n) return;
+    this.tip.textContent = `${n.name}: bias b = ${fmt(n.value, 4)} (click to edit)`;
+    Object.assign(this.tip.dataset, { layer: String(n.layer), unit: String(n.unit), value: String(n.value) });
+    delete this.tip.dataset.row;
+    delete this.tip.dataset.col;
+    this._place(this.tip, e);
+    this.tip.hidden = false;
+    if (!n.output && this.hovered !== e.target) {
+      this.hovered = e.target;
+      if (this.on.onNeuronHover) this.on.onNeuronHover(n.layer, n.unit);
+    }
+  }
+
+  _leaveNeuron(e) {
+    if (!this._neuron(e.target)) return;
+    this.tip.hidden = true;
+    if (this.hovered && this.hovered === e.target) {
+      this.hovered = null;
+      if (this.on.onNeuronHover) this.on.onNeuronHover(null, null);
+    }
+  }
+
+  _openBiasEditor(e) {
+    const n = this._neuron(e.target);
+    if (!n) return;
+    e.preventDefault();
+    this._showEditor({ ...n, bias: true }, `bias of ${n.name}`, "bias", e);
+  }
+
   _closeEditor() {
     this.editing = null;
     if (this.editor) this.editor.hidden = true;
   }
 
   _toggleFeature(name) {
-    const current = this.weights.features;
+    // from the settings (the page keeps them current), not from the drawing, which may lag
+    const current = this.config ? this.config.features : this.weights.features;
     const next = current.includes(name) ? current.filter((f) => f !== name) : [...current, name];
     this._call(this.on.onFeatures(next));
   }

@@ -4,7 +4,7 @@ import {
   fmt, pct, rgb, showConfig, showFieldError, toast,
 } from "./common.js";
 import { batchIndex, batchSteps, changedKeys, decodeConfig, encodeConfig } from "./urlstate.js";
-import { NetworkGraph } from "./graph.js";
+import { NetworkGraph, paintMap } from "./graph.js";
 
 const MAX_LAYERS = 16;
 const MAX_UNITS = 2048;
@@ -44,13 +44,31 @@ const accChart = new LineChart($("#acc-chart"), {
 });
 
 // -- frames -------------------------------------------------------------------------------------
+// A frame's numbers, curves and settings apply at once; its pictures (the output heat map, the
+// hidden neurons' maps, the network graph) are drawn in the next animation frame, from the
+// latest frame only: frames that come faster than the page draws replace each other instead of
+// queueing up. A new heat map is drawn in every animation frame that has one. The graph and the
+// neuron maps cost more, mostly in the browser's painting of the graph's hundreds of lines
+// after the script is done: the page times each graph redraw from its start to the next
+// animation frame (script, layout, paint) and waits twice as long before the next, so on a slow
+// or busy machine the graph gets at most about a third of the time and the heat map keeps its
+// rate (the graph catches up with the latest frame once there is time).
+// redraw: the big view must be redrawn without a new heat map (new points, a neuron previewed)
+const pending = { heatmap: null, neurons: null, weights: null, redraw: false, graph: false };
+let renderQueued = false;
+let graphReadyAt = 0;
+const GRAPH_WAIT = 2; // the wait after a graph redraw, in units of that redraw's cost
+
 function onFrame(frame) {
   state.frames += 1;
-  if (frame.config) applyConfig(frame.config);
+  // the settings come with every frame: the controls are redrawn only when they changed
+  if (frame.config && JSON.stringify(frame.config) !== state.configText) applyConfig(frame.config);
   if (frame.data) {
     state.data = frame.data;
     setTask(frame.data.task || "classification");
     renderLegend();
+    pending.redraw = true;
+    pending.graph = true;
   }
   if (frame.curves) {
     if (frame.curves.reset) {
@@ -64,23 +82,68 @@ function onFrame(frame) {
       state.history.push({ epoch: e, train_loss: frame.curves.train_loss[i], test_loss: frame.curves.test_loss[i] }),
     );
   }
-  if (frame.heatmap) {
-    const h = frame.heatmap;
+  if (frame.heatmap) pending.heatmap = frame.heatmap;
+  if (frame.neurons) {
+    layoutNeurons(frame.neurons);
+    pending.neurons = frame.neurons;
+    state.neurons = frame.neurons; // the latest maps (the preview draws from them)
+    if (state.preview) pending.redraw = true;
+  }
+  if (frame.weights) pending.weights = frame.weights;
+  if (frame.neurons || frame.weights) pending.graph = true;
+  if (frame.metrics) showMetrics(frame.metrics);
+  if (frame.playing !== state.playing) {
+    $("#play").textContent = frame.playing ? "Pause" : "Play";
+    $("#play").setAttribute("aria-pressed", frame.playing ? "true" : "false");
+  }
+  const notice = frame.notice || "";
+  if ($("#notice").textContent !== notice) $("#notice").textContent = notice;
+  state.playing = frame.playing;
+  state.metrics = frame.metrics;
+  if (pending.heatmap || pending.redraw || pending.graph) queueRender();
+}
+
+function queueRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(render);
+}
+
+/** Draw what the frames since the last animation frame brought (the latest of each). */
+function render() {
+  renderQueued = false;
+  const started = performance.now();
+  if (pending.heatmap) {
+    const h = pending.heatmap;
     state.heat = {
       ...h,
       probs: h.probs ? decodeB64(h.probs) : null,
       values: h.values ? decodeB64(h.values) : null,
     };
   }
-  if (frame.heatmap || frame.data) drawHeatmap();
-  if (frame.neurons) drawNeurons(frame.neurons);
-  if (frame.weights || frame.neurons || frame.data) updateGraph(frame);
-  if (frame.metrics) showMetrics(frame.metrics);
-  $("#play").textContent = frame.playing ? "Pause" : "Play";
-  $("#play").setAttribute("aria-pressed", frame.playing ? "true" : "false");
-  $("#notice").textContent = frame.notice || "";
-  state.playing = frame.playing;
-  state.metrics = frame.metrics;
+  if (pending.heatmap || pending.redraw) {
+    pending.heatmap = null;
+    pending.redraw = false;
+    drawHeatmap();
+  }
+  if (pending.graph) {
+    if (started >= graphReadyAt) {
+      const t0 = performance.now();
+      if (pending.neurons && panel.visible) paintPanel();
+      updateGraph(pending.neurons, pending.weights);
+      Object.assign(pending, { neurons: null, weights: null, graph: false });
+      graphReadyAt = Infinity; // until its painting is timed
+      requestAnimationFrame(() => {
+        const now = performance.now();
+        state.graphMs = now - t0; // the last graph redraw's cost, painting included (profiling)
+        graphReadyAt = now + GRAPH_WAIT * state.graphMs;
+      });
+      state.graphDraws = (state.graphDraws || 0) + 1;
+    } else {
+      queueRender(); // not yet: the heat map goes first
+    }
+  }
+  state.renderMs = performance.now() - started; // the last animation frame's drawing (for profiling)
 }
 
 // Regression: the loss is the MSE of one linear output, the charts show MSE and no accuracy.
@@ -121,6 +184,8 @@ function applyState(s) {
 function applyConfig(config) {
   const before = state.config;
   state.config = config;
+  state.configText = JSON.stringify(config);
+  graph.config = config; // what the graph's controls change from (its drawing may lag behind)
   showConfig(config);
   showBatchSlider(config.batch_size);
   $("#data-seed-note").textContent = config.data_seed ? `data seed ${config.data_seed}` : "";
@@ -140,6 +205,7 @@ function applyConfig(config) {
 // output is discretized), so region boundaries are smooth curves instead of stair steps; the
 // canvas then scales that image to its size with smoothing on.
 const UPSAMPLE = 4;
+const HEATMAP_OUT = 256; // pixels per side the output (64 x 4) and a previewed neuron map get
 const offscreen = document.createElement("canvas");
 const lerpCache = new Map();
 
@@ -161,11 +227,15 @@ function lerpAxis(res, out) {
   return axis;
 }
 
-/** Bilinear interpolation of `planes` planes of res x res bytes (0..255) to out x out floats (0..1). */
+let upsampled = new Float32Array(0); // reused from one redraw to the next
+
+/** Bilinear interpolation of `planes` planes of res x res bytes (0..255) to out x out floats
+ * (0..1), in a buffer the next call overwrites. */
 function upsample(bytes, planes, res, out) {
   const { lo, hi, w } = lerpAxis(res, out);
   const cells = res * res;
-  const result = new Float32Array(planes * out * out);
+  if (upsampled.length < planes * out * out) upsampled = new Float32Array(planes * out * out);
+  const result = upsampled;
   for (let c = 0; c < planes; c++) {
     const base = c * cells;
     const dst = c * out * out;
@@ -187,24 +257,44 @@ function upsample(bytes, planes, res, out) {
   return result;
 }
 
+/** Packed little-endian RGBA (one 32-bit store per pixel) of the diverging colour of s. */
+function packedDiverging(s) {
+  const [r, g, b] = diverging(s);
+  return (255 << 24) | (b << 16) | (g << 8) | r;
+}
+
+// The diverging scale in 1024 steps over -1..1 (a quarter of an RGB unit apart at most).
+const DIVERGING_STEPS = 1024;
+const DIVERGING = Uint32Array.from({ length: DIVERGING_STEPS + 1 }, (_, i) =>
+  packedDiverging((2 * i) / DIVERGING_STEPS - 1),
+);
+
+/** Paint `values` (out x out, 0..1 for -1..1) on the offscreen image on the diverging scale. */
+function paintValues(image, values, n, discretize) {
+  const pixels = new Uint32Array(image.data.buffer);
+  const flat = [packedDiverging(-0.75), packedDiverging(0.75)];
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    pixels[i] = discretize ? flat[v >= 0.5 ? 1 : 0] : DIVERGING[Math.round(v * DIVERGING_STEPS)];
+  }
+}
+
+let offscreenImage = null;
+
 function paintOutput(heat, discretize) {
   const out = heat.res * UPSAMPLE;
-  offscreen.width = out;
-  offscreen.height = out;
+  if (offscreen.width !== out || offscreen.height !== out) {
+    offscreen.width = out;
+    offscreen.height = out;
+  }
   const octx = offscreen.getContext("2d");
-  const image = octx.createImageData(out, out);
+  if (!offscreenImage || offscreenImage.width !== out) offscreenImage = octx.createImageData(out, out);
+  const image = offscreenImage;
   const px = image.data;
   const n = out * out;
   if (heat.task === "regression") {
-    const values = upsample(heat.values, 1, heat.res, out);
-    for (let i = 0; i < n; i++) {
-      const s = 2 * values[i] - 1; // -1..1 over the value range -r..r
-      const [r, g, b] = diverging(discretize ? (s >= 0 ? 0.75 : -0.75) : s);
-      px[4 * i] = r;
-      px[4 * i + 1] = g;
-      px[4 * i + 2] = b;
-      px[4 * i + 3] = 255;
-    }
+    // s = 2v - 1 over the value range -r..r: the table's index v * steps
+    paintValues(image, upsample(heat.values, 1, heat.res, out), n, discretize);
   } else {
     const k = heat.classes;
     const probs = upsample(heat.probs, k, heat.res, out);
@@ -248,6 +338,37 @@ function paintOutput(heat, discretize) {
     }
   }
   octx.putImageData(image, 0, 0);
+  return true;
+}
+
+/**
+ * Paint a hidden neuron's map (from the frames' `neurons`: res x res bytes for lo..hi) on the
+ * offscreen image, interpolated as the output is, on the diverging scale of its thumbnail
+ * (value / max(|lo|, |hi|)). Returns false when that neuron's map is not in the frames.
+ */
+function paintNeuron(info, { layer, unit }) {
+  const maps = info && info.layers[layer];
+  if (!maps || unit >= maps.maps.length || !info.res) return false;
+  const [lo0, hi0] = maps.ranges[unit];
+  const lo = lo0 ?? 0;
+  const hi = hi0 ?? 1;
+  const scale = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
+  const out = info.res * Math.max(1, Math.round((HEATMAP_OUT) / info.res));
+  if (offscreen.width !== out || offscreen.height !== out) {
+    offscreen.width = out;
+    offscreen.height = out;
+  }
+  const octx = offscreen.getContext("2d");
+  if (!offscreenImage || offscreenImage.width !== out) offscreenImage = octx.createImageData(out, out);
+  const u = upsample(decodeB64(maps.maps[unit]), 1, info.res, out);
+  const pixels = new Uint32Array(offscreenImage.data.buffer);
+  const n = out * out;
+  for (let i = 0; i < n; i++) {
+    const s = Math.max(-1, Math.min(1, (lo + (hi - lo) * u[i]) / scale));
+    pixels[i] = DIVERGING[Math.round(((s + 1) / 2) * DIVERGING_STEPS)];
+  }
+  octx.putImageData(offscreenImage, 0, 0);
+  return true;
 }
 
 function drawHeatmap() {
@@ -258,15 +379,36 @@ function drawHeatmap() {
   ctx.clearRect(0, 0, size, size);
   const heat = state.heat;
   const config = state.config || {};
-  if (heat) {
-    paintOutput(heat, Boolean(config.discretize));
+  const shown = state.preview ? paintNeuron(state.neurons, state.preview) : heat && paintOutput(heat, Boolean(config.discretize));
+  state.shownMap = shown ? (state.preview ? "neuron" : "output") : null;
+  $("#heatmap").dataset.shows = state.shownMap || "";
+  if (shown) {
     ctx.imageSmoothingEnabled = true;
     ctx.imageSmoothingQuality = "high";
     ctx.drawImage(offscreen, 0, 0, size, size);
   }
   state.draws += 1;
+  if (state.data) ctx.drawImage(pointsLayer(canvas, size, config.show_test !== false), 0, 0, size, size);
+  state.drawMs = performance.now() - started; // the last redraw's cost (frame-rate checks)
+}
+
+// The points, the axes and the labels change only with the data, the canvas size and "show
+// test data": drawn once on a layer of their own, which each redraw lays over the heat map.
+const points = { canvas: document.createElement("canvas"), key: null };
+
+function pointsLayer(target, size, showTest) {
   const data = state.data;
-  if (!data) return;
+  const key = [target.width, target.height, size, showTest].join("|");
+  if (points.data === data && points.key === key) return points.canvas;
+  points.data = data;
+  points.key = key;
+  const layer = points.canvas;
+  layer.width = target.width;
+  layer.height = target.height;
+  const ctx = layer.getContext("2d");
+  const dpr = target.width / size;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, size, size);
   const m = data.extent;
   const px = (x) => ((x + m) / (2 * m)) * size;
   const py = (y) => ((m - y) / (2 * m)) * size;
@@ -283,7 +425,7 @@ function drawHeatmap() {
   const range = data.target_range || 1;
   const count = data.train.y.length + data.test.y.length;
   const radius = count > 5000 ? 1.8 : count > 1500 ? 2.6 : 3.6;
-  const points = (part, test) => {
+  const draw = (part, test) => {
     for (let i = 0; i < part.y.length; i++) {
       ctx.beginPath();
       ctx.arc(px(part.x[2 * i]), py(part.x[2 * i + 1]), radius, 0, 2 * Math.PI);
@@ -294,9 +436,8 @@ function drawHeatmap() {
       ctx.stroke();
     }
   };
-  points(data.train, false);
-  if (config.show_test !== false) points(data.test, true);
-  state.drawMs = performance.now() - started; // the last redraw's cost (frame-rate checks)
+  draw(data.train, false);
+  if (showTest) draw(data.test, true);
   ctx.fillStyle = "rgba(0,0,0,0.55)";
   ctx.font = "11px system-ui, sans-serif";
   ctx.textAlign = "left";
@@ -306,6 +447,7 @@ function drawHeatmap() {
   ctx.fillText(`${m}`, size - 4, size - 3);
   ctx.textBaseline = "top";
   ctx.fillText(`x2 = ${m}`, size - 4, 3);
+  return layer;
 }
 
 function renderLegend() {
@@ -357,7 +499,9 @@ function renderLegend() {
 }
 
 // -- hidden neurons ----------------------------------------------------------------------------
-function drawNeurons(info) {
+/** The panel's layers and canvases for a frame's neuron maps (rebuilt when their shape changes);
+ * painting them waits for the next animation frame (paintPanel). */
+function layoutNeurons(info) {
   const box = $("#neurons");
   const signature = `${info.res}|${info.layers.map((l) => `${l.units}:${l.maps.length}:${l.activation}`).join(",")}`;
   if (signature !== state.neuronSignature) {
@@ -377,7 +521,9 @@ function drawNeurons(info) {
         const c = document.createElement("canvas");
         c.width = info.res;
         c.height = info.res;
-        c.title = `layer ${li + 1}, neuron ${j + 1}`;
+        c.title = `layer ${li + 1}, neuron ${j + 1} (hover: in the big view)`;
+        c.dataset.layer = String(li);
+        c.dataset.unit = String(j);
         grid.append(c);
       }
       col.append(title, grid);
@@ -390,29 +536,43 @@ function drawNeurons(info) {
       box.append(p);
     }
   }
-  $("#neuron-note").textContent =
-    info.shown < info.total ? `(showing ${info.shown} of ${info.total})` : "";
-  const columns = box.querySelectorAll(".neuron-layer");
+  const note = info.shown < info.total ? `(showing ${info.shown} of ${info.total})` : "";
+  if ($("#neuron-note").textContent !== note) $("#neuron-note").textContent = note;
+  panel.info = info;
+}
+
+// The panel repeats the graph's neuron maps, larger; off screen it is not painted (each map
+// painted costs the browser work after the script too), and it catches up when scrolled to.
+const panel = { info: null, visible: true };
+
+function paintPanel() {
+  const info = panel.info;
+  if (!info) return;
+  const columns = $("#neurons").querySelectorAll(".neuron-layer");
   info.layers.forEach((layer, li) => {
     const canvases = columns[li].querySelectorAll("canvas");
     layer.maps.forEach((encoded, j) => {
-      const values = decodeB64(encoded);
       const [lo, hi] = layer.ranges[j];
-      const scale = Math.max(Math.abs(lo ?? 0), Math.abs(hi ?? 0)) || 1;
-      const ctx = canvases[j].getContext("2d");
-      const image = ctx.createImageData(info.res, info.res);
-      for (let i = 0; i < values.length; i++) {
-        const v = (lo ?? 0) + ((hi ?? 1) - (lo ?? 0)) * (values[i] / 255);
-        const [r, g, b] = diverging(v / scale);
-        image.data[4 * i] = r;
-        image.data[4 * i + 1] = g;
-        image.data[4 * i + 2] = b;
-        image.data[4 * i + 3] = 255;
-      }
-      ctx.putImageData(image, 0, 0);
+      paintMap(canvases[j], info.res, encoded, lo ?? 0, hi ?? 1);
     });
   });
 }
+
+new IntersectionObserver((entries) => {
+  panel.visible = entries.some((e) => e.isIntersecting);
+  if (panel.visible) paintPanel();
+}).observe($("#neurons"));
+
+// hovering a neuron's map here shows it in the big view too, as in the graph
+$("#neurons").addEventListener("pointerover", (e) => {
+  const c = e.target;
+  if (c instanceof HTMLCanvasElement && c.dataset.unit !== undefined) {
+    previewNeuron(Number(c.dataset.layer), Number(c.dataset.unit));
+  }
+});
+$("#neurons").addEventListener("pointerout", (e) => {
+  if (e.target instanceof HTMLCanvasElement && state.preview) previewNeuron(null, null);
+});
 
 // -- the layer editor ----------------------------------------------------------------------------
 function renderLayers(hidden) {
@@ -496,15 +656,17 @@ const graph = new NetworkGraph($("#graph"), {
     return Promise.resolve();
   },
   onSetWeight: setWeight,
+  onSetBias: setBias,
+  onNeuronHover: previewNeuron,
 });
 state.graph = graph;
 
-function updateGraph(frame) {
+function updateGraph(neurons, weights) {
   graph.update({
     config: state.config,
     tiles: state.data ? state.data.features : null,
-    neurons: frame.neurons,
-    weights: frame.weights,
+    neurons,
+    weights,
     classNames: state.data ? state.data.class_names : [],
   });
 }
@@ -531,6 +693,33 @@ async function setWeight(layer, row, col, value) {
   const result = await session.send({ type: "set_weight", layer, row, col, value });
   state.lastWeightEdit = result.weight;
   return result;
+}
+
+/** Set one bias on the server (the socket's set_bias command); resolves with the result. */
+async function setBias(layer, unit, value) {
+  if (!session.ws || session.ws.readyState !== WebSocket.OPEN) {
+    throw new Error("not connected to the server; try again in a moment");
+  }
+  const result = await session.send({ type: "set_bias", layer, unit, value });
+  state.lastBiasEdit = result.bias;
+  return result;
+}
+
+/**
+ * Show a hidden neuron's activation over the plane in the big view while the pointer is on it
+ * (as TF Playground does), live as its map changes; (null, null) goes back to the output.
+ */
+function previewNeuron(layer, unit) {
+  state.preview = layer === null ? null : { layer, unit };
+  const title = $("#h-out");
+  if (state.preview) {
+    title.textContent = `Layer ${layer + 1}, neuron ${unit + 1}: its activation`;
+  } else {
+    title.textContent = state.task === "regression" ? "Predicted value" : "Decision regions";
+  }
+  title.classList.toggle("previewing", Boolean(state.preview));
+  pending.redraw = true; // redraw the big view
+  queueRender();
 }
 
 // -- buttons ---------------------------------------------------------------------------------------
