@@ -1,8 +1,8 @@
 """Write every page of the guide as a Jupyter notebook: ``python docs/make_notebooks.py``.
 
 The Markdown pages in ``docs/guide/`` are the one source of truth. Each ``NN-*.md`` page becomes
-``docs/guide/notebooks/NN-*.ipynb``: every ```python block is a code cell, everything else is
-Markdown, converted by jupytext. (The Chinese pages in ``docs/guide/zh/`` have exactly the same
+``docs/guide/notebooks/NN-*.ipynb``: every ```python block is a code cell, everything else
+(shell commands included) is Markdown, converted by jupytext. (The Chinese pages in ``docs/guide/zh/`` have exactly the same
 code blocks, so these notebooks run them too.) Relative links and images are rewritten so that they still
 resolve from the notebook's folder (a link to another page leads to that page's notebook), and
 GitHub's ```math blocks become the $$...$$ display math that Jupyter renders. The notebooks carry no outputs; run them in Jupyter.
@@ -81,6 +81,13 @@ def render(page: Path) -> str:
     notebook = notebook_path(page)
     nb = jupytext.reads(page.read_text(encoding="utf-8"), fmt="md")
     for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("%%"):
+            # jupytext runs a ```bash block as a %%bash cell; the page shows such commands
+            # (installs, hour-long trainings) for the reader to type, never to run all at once.
+            magic, _, body = cell.source.partition("\n")
+            cell.cell_type, cell.source = "markdown", f"```{magic[2:].strip()}\n{body}\n```"
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
         if cell.cell_type == "markdown":
             cell.source = _math_fences(_relink(cell.source, page, notebook))
     # Only what Jupyter needs: no jupytext bookkeeping, so the file is a plain notebook.

@@ -84,6 +84,18 @@ def test_links_and_math_are_rewritten_for_the_notebook_folder():
     assert "```math" not in notebook and "$$" in notebook
 
 
+@pytest.mark.parametrize("page", PAGES, ids=[_id(p) for p in PAGES])
+def test_the_code_cells_are_the_pages_python_blocks(page: Path):
+    """What a notebook runs is exactly what the page's tests run: its ```python blocks, in
+    order; a shell command (an install, a training of several minutes) stays Markdown."""
+    import json
+
+    notebook = json.loads(make_notebooks.notebook_path(page).read_text(encoding="utf-8"))
+    cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    blocks = [b.code.rstrip("\n") for b in python_blocks(page)]
+    assert [c.rstrip("\n") for c in cells] == blocks
+
+
 @pytest.mark.timeout(1200)  # page 13 trains on full MNIST: a minute quiet, 10x that when busy
 @pytest.mark.parametrize("page", PAGES, ids=[_id(p) for p in PAGES])
 def test_notebook_runs(page: Path, tmp_path, monkeypatch):
