@@ -66,6 +66,14 @@ def gradient_norms(model: Model, x: np.ndarray, y: np.ndarray) -> list[dict[str,
 
     The gradients are those of the data loss alone (no regularization term), computed with a
     fresh forward and backward pass; training overwrites them at its next step.
+
+    Inference mode means the gradient of the function ``predict`` computes: dropout is the
+    identity and batch norm the affine map of its running statistics, A = gamma (X - mu_run) /
+    sqrt(var_run + eps) + beta, differentiated as such (``BatchNorm``'s inference-mode
+    backward). A training-mode pass would differentiate through the probe batch's own
+    statistics instead, but it would move the running statistics and draw dropout masks
+    (changing the model and its random stream), and its gradient would depend on how the
+    probe rows were split into batches. Of the model, only the parameters' ``grad`` change.
     """
     net = model.network
     xb = np.ascontiguousarray(x, dtype=net.dtype)

@@ -34,7 +34,16 @@ class BatchNorm(Layer):
 
     Backward (per feature or channel, sums over its m values):
         dL/dgamma = sum(G X^),  dL/dbeta = sum(G)
-        dL/dX = gamma / (m sqrt(var + eps)) * (m G - sum(G) - X^ sum(G X^))
+        after a training forward (mu and var are functions of X):
+            dL/dX = gamma / (m sqrt(var + eps)) * (m G - sum(G) - X^ sum(G X^))
+        after an inference forward (the running statistics are constants, so the layer is the
+        affine map A = gamma (X - running_mean) / sqrt(running_var + eps) + beta):
+            dL/dX = gamma / sqrt(running_var + eps) * G
+    The inference-mode backward is the exact derivative of the function ``predict``
+    computes; it moves no running statistic and draws nothing, so gradients of a trained
+    model (saliency, per-layer gradient norms, fine-tuning with frozen statistics) leave the
+    model as it was, and, each row's output depending on that row alone, the gradient of a
+    batch is the sum of its parts' gradients.
     """
 
     def __init__(self, momentum: float = 0.9, eps: float = 1e-5, name: str | None = None) -> None:
@@ -48,7 +57,10 @@ class BatchNorm(Layer):
         self.beta: Parameter | None = None
         self.running_mean: Array | None = None
         self.running_var: Array | None = None
-        self._cache: tuple[Array, Array] | None = None
+        # after a training forward: (X^, 1/sqrt(var + eps), None); after an inference one:
+        # (X, 1/sqrt(running_var + eps), running_mean), X^ recomputed by the backward pass
+        # rather than kept, so an inference pass holds no array the size of the batch
+        self._cache: tuple[Array, Array, Array | None] | None = None
 
     def weight_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         c = (input_shape[0],)
@@ -117,19 +129,20 @@ class BatchNorm(Layer):
             mean, var = running_mean, running_var
         inv_std = 1.0 / np.sqrt(var + self.eps)
         x_hat = (x - mean.reshape(per_channel)) * inv_std.reshape(per_channel)
-        self._cache = (x_hat, inv_std) if training else None
+        # a copy of the running mean: a later training forward moves it in place
+        self._cache = (x_hat, inv_std, None) if training else (x, inv_std, mean.copy())
         out: Array = x_hat * gamma.value.reshape(per_channel) + beta.value.reshape(per_channel)
         return out
 
     def backward(self, grad_output: Array, need_input_grad: bool = True) -> Array | None:
         if self._cache is None:
-            raise RuntimeError(
-                f"{self.describe()}: backward needs a forward pass with training=True"
-            )
+            raise RuntimeError(f"{self.describe()}: backward called before forward")
         gamma, beta, _, _ = self._built()
-        x_hat, inv_std = self._cache
+        x_hat, inv_std, running_mean = self._cache
         g = grad_output
         axes, per_channel = self._axes(g)
+        if running_mean is not None:
+            return self._backward_inference(g, x_hat, inv_std, running_mean, need_input_grad)
         m = g.size // g.shape[1]
         sum_g = g.sum(axis=axes)
         sum_g_xhat = (g * x_hat).sum(axis=axes)
@@ -141,6 +154,21 @@ class BatchNorm(Layer):
         grad_x: Array = scale * (
             m * g - sum_g.reshape(per_channel) - x_hat * sum_g_xhat.reshape(per_channel)
         )
+        return grad_x
+
+    def _backward_inference(
+        self, g: Array, x: Array, inv_std: Array, mean: Array, need_input_grad: bool
+    ) -> Array | None:
+        """The backward pass of the affine map an inference forward applied to ``x``:
+        dL/dgamma = sum(G X^), dL/dbeta = sum(G), dL/dX = gamma / sqrt(running_var + eps) G."""
+        gamma, beta, _, _ = self._built()
+        axes, per_channel = self._axes(g)
+        x_hat = (x - mean.reshape(per_channel)) * inv_std.reshape(per_channel)
+        gamma.grad[...] = (g * x_hat).sum(axis=axes)
+        beta.grad[...] = g.sum(axis=axes)
+        if not need_input_grad:
+            return None
+        grad_x: Array = (gamma.value * inv_std).reshape(per_channel) * g
         return grad_x
 
     def config(self) -> dict[str, Any]:
