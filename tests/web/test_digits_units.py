@@ -163,6 +163,47 @@ def test_probe_gradient_norms_in_chunks_equal_one_pass(client: Any, new_session:
     assert [row["grad_norm"] for row in chunked] == pytest.approx(one, rel=1e-4)
 
 
+def test_a_batch_norm_networks_gradient_norms_are_shown_and_move_nothing(
+    client: Any, new_session: Any
+) -> None:
+    # batch norm differentiated as predict computes it, with its running statistics:
+    # A = gamma (Z - mu_run) / sqrt(var_run + eps) + beta, checked against a float64 hand pass
+    from nnscratch.web.digits import gradient_norms
+
+    s = new_session("digits", params={"layers": "dense:32,batchnorm,relu,dense:10"})
+    s.step(1)  # running statistics, gamma and beta away from their initial values
+    session = _session(client, s)
+    net = session.model.network
+    dense1, bn, _, dense2 = net.layers
+    assert isinstance(bn, nn.BatchNorm) and not np.allclose(bn.running_var, 1.0)
+    shown = s.frame()["gradients"]
+    assert [row["name"] for row in shown] == ["Dense(32)", "Dense(10)"]
+
+    x = np.asarray(session.x_probe, dtype=np.float64)
+    y = np.asarray(session.y_probe)
+    w1, b1 = (np.asarray(p.value, dtype=np.float64) for p in (dense1.W, dense1.b))
+    w2, b2 = (np.asarray(p.value, dtype=np.float64) for p in (dense2.W, dense2.b))
+    gamma, beta = (np.asarray(p.value, dtype=np.float64) for p in (bn.gamma, bn.beta))
+    scale = gamma / np.sqrt(np.asarray(bn.running_var, dtype=np.float64) + bn.eps)
+    z1 = x @ w1 + b1
+    a1 = np.maximum((z1 - bn.running_mean) * scale + beta, 0.0)
+    z2 = a1 @ w2 + b2
+    p = np.exp(z2 - z2.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dz2 = (p - np.eye(10)[y]) / len(x)  # mean softmax cross-entropy
+    dz1 = ((dz2 @ w2.T) * (a1 > 0)) * scale
+    expected = [np.linalg.norm(x.T @ dz1), np.linalg.norm(a1.T @ dz2)]
+    got = [row["grad_norm"] for row in shown]
+    assert all(g is not None and np.isfinite(g) and g > 0 for g in got)
+    assert got == pytest.approx(expected, rel=1e-4)
+
+    # computing them moves nothing: every parameter and running statistic, bit for bit
+    before = {k: v.tobytes() for k, v in net.get_weights().items()}
+    again = gradient_norms(session.model, session.x_probe, session.y_probe)
+    assert {k: v.tobytes() for k, v in net.get_weights().items()} == before
+    assert [row["grad_norm"] for row in again] == pytest.approx(expected, rel=1e-4)
+
+
 def test_a_drawn_digit_gets_each_convolutions_feature_maps(client: Any, new_session: Any) -> None:
     spec = "conv:40x5,relu,maxpool:2,conv:6x3,batchnorm,tanh,maxpool:2,flatten,dense:10"
     s = new_session("digits", params={"layers": spec})

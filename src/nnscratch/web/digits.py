@@ -461,8 +461,10 @@ def gradient_norms(
     im2col matrices for 512 images at once would take tens of MB more): the gradient of
     the mean loss over n rows is the sum over chunks of (rows in the chunk / n) times the
     chunk's mean-loss gradient (of the plain sum, for a loss summed over the batch). Each
-    chunk's pass is ``netinfo.gradient_norms``, the same path as training. A network with
-    batch norm gets None for every norm (see below).
+    chunk's pass is ``netinfo.gradient_norms``, the same path as training. Batch norm takes
+    its running statistics, as ``predict`` does (``BatchNorm``'s inference-mode backward): the
+    norms are those of the function the page evaluates, no running statistic moves, and the
+    rows stay independent, so the chunked sum is exact.
     """
     net = model.network
     layers = [
@@ -470,13 +472,6 @@ def gradient_norms(
     ]
     n = len(x)
     total: dict[int, Array] = {}
-    if any(isinstance(layer, BatchNorm) for layer in net.layers):
-        # batch norm has no backward pass in inference mode, and a training-mode pass would
-        # move its running statistics: no gradient is shown ("-") for such a network
-        return [
-            {"layer": index, "name": layer.describe(), "grad_norm": None, "weight_norm": None}
-            for index, layer in layers
-        ]
     # the BLAS thread count training would choose for batches of this size (threads that
     # wait for each other over small products are many times slower on a busy machine)
     with blas_threads("auto", largest_product(net, min(chunk, n))):
@@ -653,17 +648,14 @@ class DigitsSession(ModelSession):
                 self._check_memory(new, len(self.flat_train))
                 if scope == "data":
                     self.cache.get(new["source"])  # fails here, before anything changes
-            old = self.config
-            self.config = new
-            try:
+            with self._all_or_nothing():  # a failed rebuild leaves the session as it was
+                self.config = new
                 if scope:
-                    self.notice = None
                     self._rebuild(scope)
                 else:
                     self._apply_live()
-            except ParamError:
-                self.config = old
-                raise
+            if scope:
+                self.notice = None
         self.notify()
         return {"config": dict(self.config), "reset": scope is not None, **self.state()}
 
@@ -757,7 +749,7 @@ class DigitsSession(ModelSession):
             )
         dense = [layer for layer in net.layers if isinstance(layer, Dense)]
         simple = all(isinstance(layer, (Dense, Dropout)) for layer in net.layers)
-        with self.lock:
+        with self.lock, self._all_or_nothing():
             cfg = dict(self.config)
             cfg["layers"] = "" if simple else _spec_of(net)
             if simple:
@@ -776,8 +768,8 @@ class DigitsSession(ModelSession):
             if simple:
                 cfg["dropout"] = min(0.9, rates[0]) if rates else 0.0
             self.config = cfg
-            self.notice = None
             self._set_model(model, f"uploaded: {name}")
+        self.notice = None
         self.notify()
         return {"config": dict(self.config), **self.state()}
 

@@ -23,14 +23,12 @@ edited (``set_weight``, ``set_bias``).
 from __future__ import annotations
 
 import base64
-import copy
 import math
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -45,7 +43,7 @@ from ..training.regularizers import L1, L2, Regularizer
 from . import netinfo
 from .csvdata import TARGETS, interpret_targets, read_csv_rows
 from .features import FEATURE_LABELS, FEATURES, as_features, feature_maps, feature_matrix
-from .sessions import Cursor, Curves, ModelSession, b64, finite, to_uint8
+from .sessions import Cursor, Curves, ModelSession, Session, b64, finite, to_uint8
 from .settings import MAX_CLASSES, MAX_HIDDEN_LAYERS, MAX_POINTS, MAX_UNITS, Settings
 from .validation import (
     Field,
@@ -535,34 +533,8 @@ class PlaygroundSession(ModelSession):
         self.model.regularizers = regularizers
 
     # -- commands ----------------------------------------------------------------------------
-    #: Attributes that other threads change without holding ``self.lock`` (connections, the
-    #: worker thread, play and pause): a failed change leaves them as those threads set them.
-    _UNGUARDED = frozenset(
-        {"last_seen", "sockets", "playing", "closed", "notice", "_thread", "_credit", "_last_tick"}
-    )
-
-    @contextmanager
-    def _all_or_nothing(self) -> Iterator[None]:
-        """Run a change of the experiment (with ``self.lock`` held) so that it applies whole or
-        not at all: if anything in it raises, every attribute it set (the configuration, the
-        data, the model, the curves, what the page is shown...) is put back as it was, and the
-        error goes on to the caller.
-
-        The previous model object is never modified by a rebuild (it makes a new one), so
-        putting the attributes back restores it exactly; the curves are changed in place and
-        are copied."""
-        saved = {k: v for k, v in vars(self).items() if k not in self._UNGUARDED}
-        curves = copy.deepcopy(vars(self.curves))
-        try:
-            yield
-        except BaseException:
-            for key in [k for k in vars(self) if k not in self._UNGUARDED and k not in saved]:
-                delattr(self, key)  # set by the failed change only (the class default is back)
-            for key, value in saved.items():
-                setattr(self, key, value)
-            self.curves.__dict__.clear()
-            self.curves.__dict__.update(curves)
-            raise
+    #: The play loop's pacing, also set without ``self.lock`` (see ``Session._all_or_nothing``).
+    _UNGUARDED = Session._UNGUARDED | {"_credit", "_last_tick"}
 
     def configure(self, params: Any) -> dict[str, Any]:
         """Apply a partial update: live parameters in place, others by rebuilding.

@@ -15,13 +15,15 @@ session that has no open connection.
 from __future__ import annotations
 
 import base64
+import copy
 import logging
 import math
 import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -246,16 +248,81 @@ class Session:
             self.pause()
             self.step(epochs, arrived=arrived)
         elif action == "reset":
-            self._check_open()
-            with self.lock:
-                self.notice = None
-                self._rebuild("model")
-            self.notify()
+            self.reset()
         else:
             raise ParamError(
                 f"action must be one of play, pause, step, reset; got {action!r}", "action", 400
             )
         return self.state()
+
+    def reset(self) -> None:
+        """Rebuild the model from the configuration (new weights from the seed, epoch 0).
+
+        All or nothing (``_all_or_nothing``): when the rebuild fails part way, the session
+        keeps its configuration, data, model, curves and what the page shows, and the error
+        (a ParamError, answered as a one-line message) says that nothing changed.
+        """
+        self._check_open()
+        unchanged = "the session is unchanged"
+        try:
+            with self.lock, self._all_or_nothing():
+                self._rebuild("model")
+        except ParamError as exc:
+            message = f"reset failed: {exc.message}; {unchanged}"
+            raise ParamError(message, exc.field, exc.status) from None
+        except MemoryError:
+            raise ParamError(
+                f"reset failed: not enough memory on the server to build a new model; {unchanged}",
+                status=503,
+            ) from None
+        except Exception:
+            log.exception("session %s: reset failed", self.id)
+            raise ParamError(
+                f"reset failed by an internal error (see the server log); {unchanged}", status=500
+            ) from None
+        self.notice = None
+        self.notify()
+
+    #: Attributes that other threads change without holding ``self.lock`` (connections, the
+    #: worker thread, play and pause, listeners): a failed change leaves them as those threads
+    #: set them.
+    _UNGUARDED = frozenset(
+        {
+            "last_seen",
+            "sockets",
+            "playing",
+            "closed",
+            "notice",
+            "_thread",
+            "_listeners",
+            "_next_listener",
+        }
+    )
+
+    @contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """Run a change of the experiment (with ``self.lock`` held) so that it applies whole or
+        not at all: if anything in it raises, every attribute it set (the configuration, the
+        data, the model, the curves, what the page is shown...) is put back as it was, and the
+        error goes on to the caller.
+
+        A rebuild never modifies the previous model object (it makes a new one), so putting
+        the attributes back restores it exactly; the curves are changed in place and are
+        copied."""
+        saved = {k: v for k, v in vars(self).items() if k not in self._UNGUARDED}
+        series = getattr(self, "curves", None)  # a Curves object, for a session that plots
+        curves = copy.deepcopy(vars(series)) if series is not None else None
+        try:
+            yield
+        except BaseException:
+            for key in [k for k in vars(self) if k not in self._UNGUARDED and k not in saved]:
+                delattr(self, key)  # set by the failed change only (the class default is back)
+            for key, value in saved.items():
+                setattr(self, key, value)
+            if series is not None and curves is not None:
+                series.__dict__.clear()
+                series.__dict__.update(curves)
+            raise
 
     def play(self) -> None:
         self._check_open()
