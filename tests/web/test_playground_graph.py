@@ -15,10 +15,10 @@ import urllib.request
 from typing import Any
 
 from test_web_e2e import (  # noqa: F401  (fixtures)
-    DOCS_IMG,
     HEATMAP_SAMPLE,
     SHOTS,
     _open,
+    _publish,
     _shot,
     browser,
     page,
@@ -202,8 +202,7 @@ def test_trained_spirals_with_features_shows_the_graph(page: Any, server: Any) -
     path = SHOTS / "playground-graph.png"
     page.screenshot(path=str(path), clip=clip, full_page=True)
     if os.environ.get("NNSCRATCH_UPDATE_SCREENSHOTS") == "1":
-        DOCS_IMG.mkdir(parents=True, exist_ok=True)
-        (DOCS_IMG / "playground-graph.png").write_bytes(path.read_bytes())
+        _publish(path, "playground-graph.png")
 
 
 def test_a_wide_layer_draws_its_strongest_connections_and_says_so(page: Any, server: Any) -> None:  # noqa: F811
