@@ -6,7 +6,13 @@ import pytest
 
 import nnscratch as nn
 from nnscratch.core.activations import ACTIVATIONS, ELU, LeakyReLU, ReLU, Sigmoid
-from nnscratch.core.spec import build_network, format_layers, layer_shapes, parse_layers
+from nnscratch.core.spec import (
+    build_network,
+    format_layers,
+    layer_shapes,
+    parse_layers,
+    takes_images,
+)
 
 NIELSEN = "conv:20x5,relu,maxpool:2,conv:40x5,relu,maxpool:2,flatten,dense:100,relu,dense:10"
 
@@ -344,3 +350,27 @@ def test_build_network_weight_init_replaces_the_default():
     for key in ("0.W", "2.W"):
         np.testing.assert_array_equal(net.get_weights()[key], ref.get_weights()[key])
     assert not np.array_equal(net.get_weights()["0.W"], default.get_weights()["0.W"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "images"),
+    [
+        ("conv:8x3,relu,flatten,dense:10", True),
+        ("maxpool:2,flatten,dense:10", True),
+        ("avgpool:2,flatten,dense:10", True),
+        ("batchnorm,relu,dropout:0.1,conv:4x3,flatten,dense:10", True),
+        ("dense:64,relu,dense:10", False),
+        ("flatten,dense:10", False),
+        ("relu,dropout:0.2,dense:10", False),
+    ],
+)
+def test_takes_images_looks_past_shape_agnostic_layers(spec: str, images: bool) -> None:
+    """The first layer that is not an activation, batch norm or dropout decides."""
+    assert takes_images(spec) is images
+
+
+def test_the_cli_and_the_digits_page_shape_mnist_alike() -> None:
+    from nnscratch.web.digits import IMAGE_SHAPE, spec_input_shape
+
+    assert spec_input_shape("batchnorm,conv:4x3,relu,flatten,dense:10") == IMAGE_SHAPE
+    assert spec_input_shape("dense:32,relu,dense:10") == (784,)

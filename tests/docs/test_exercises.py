@@ -16,6 +16,7 @@ heading of its target the way GitHub renders it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -120,16 +121,23 @@ def test_solution_files_belong_to_pages_and_are_indexed():
 LINKED = sorted(GUIDE.glob("*.md")) + sorted(SOLUTIONS.glob("*.md"))
 
 
-@pytest.mark.parametrize("page", LINKED, ids=[p.relative_to(GUIDE).as_posix() for p in LINKED])
-def test_links_and_anchors_resolve(page: Path):
+def broken_links(page: Path, ids_of: Callable[[Path], set[str]] = anchors) -> list[str]:
+    """Every relative link of ``page`` to a missing file, or to an ``#anchor`` that the target
+    (a Markdown file) does not define according to ``ids_of``."""
     broken = []
     for line, target in relative_links(page):
         path, _, fragment = target.partition("#")
         file = (page.parent / path).resolve() if path else page
         if not file.exists():
             broken.append(f"{page.name}:{line}: {target} (no such file)")
-        elif fragment and file.suffix == ".md" and fragment not in anchors(file):
-            broken.append(f"{page.name}:{line}: {target} (no heading #{fragment})")
+        elif fragment and file.suffix == ".md" and fragment not in ids_of(file):
+            broken.append(f"{page.name}:{line}: {target} (no anchor #{fragment})")
+    return broken
+
+
+@pytest.mark.parametrize("page", LINKED, ids=[p.relative_to(GUIDE).as_posix() for p in LINKED])
+def test_links_and_anchors_resolve(page: Path):
+    broken = broken_links(page)
     assert not broken, "broken links:\n" + "\n".join(broken)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from tests.docs.test_code_blocks import relative_links
-from tests.docs.test_exercises import anchors
+from tests.docs.test_exercises import anchors, broken_links
 
 REPO = Path(__file__).resolve().parents[2]
 GUIDE = REPO / "docs" / "guide"
@@ -150,14 +150,7 @@ def _ids_of(page: Path) -> set[str]:
 
 @pytest.mark.parametrize("page", ZH_PAGES, ids=_id)
 def test_relative_links_and_anchors_resolve(page: Path):
-    broken = []
-    for line, target in relative_links(page):
-        path, _, fragment = target.partition("#")
-        file = (page.parent / path).resolve() if path else page
-        if not file.exists():
-            broken.append(f"line {line}: {target} (no such file)")
-        elif fragment and file.suffix == ".md" and fragment not in _ids_of(file):
-            broken.append(f"line {line}: {target} (no anchor #{fragment})")
+    broken = broken_links(page, _ids_of)
     assert not broken, f"zh/{_id(page)}: " + "; ".join(broken)
 
 

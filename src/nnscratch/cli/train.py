@@ -433,28 +433,9 @@ def _check_memory_for(settings: Settings, data: sources.Data, n_out: int) -> Non
 def _spec_input_shape(spec: str, data: sources.Data) -> tuple[int, ...]:
     """What a --layers network takes: 1 x 28 x 28 images for the MNIST-style sets when the
     spec starts with an image layer (conv, a pooling layer), else the flat rows."""
-    from ..core.layers import (
-        ActivationLayer,
-        AvgPool2D,
-        BatchNorm,
-        Conv2D,
-        Dropout,
-        GlobalAvgPool2D,
-        MaxPool2D,
-    )
-    from ..core.spec import parse_layers
+    from ..core.spec import takes_images
 
-    # dropout, batch norm and activations take any shape: the first other layer decides
-    first = next(
-        (
-            layer
-            for layer in parse_layers(spec)
-            if not isinstance(layer, (ActivationLayer, BatchNorm, Dropout))
-        ),
-        None,
-    )
-    image_first = isinstance(first, (Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D))
-    if image_first and data.name in sources.IMAGE_DATASETS and data.image_shape is not None:
+    if takes_images(spec) and data.name in sources.IMAGE_DATASETS and data.image_shape is not None:
         return (1, *data.image_shape)
     return (data.n_features,)
 

@@ -330,6 +330,20 @@ def parse_layers(spec: str) -> list[Layer]:
     return [layer for layer, _ in _parse(spec)]
 
 
+def takes_images(spec: str) -> bool:
+    """Whether a spec's network reads images (C x H x W) rather than flat rows: its first layer
+    that is not shape-agnostic (an activation, batch norm, dropout) is a convolution or a
+    pooling layer. ``nnscratch train --layers`` and the playground's digits page both feed
+    MNIST as 1 x 28 x 28 images to such a network.
+
+    >>> takes_images("batchnorm, conv:8x3, relu, flatten, dense:10"), takes_images("dense:64")
+    (True, False)
+    """
+    agnostic = (ActivationLayer, BatchNorm, Dropout)
+    first = next((layer for layer in parse_layers(spec) if not isinstance(layer, agnostic)), None)
+    return isinstance(first, (Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D))
+
+
 # -- formatting ---------------------------------------------------------------------------------
 def _num(value: float) -> str:
     return repr(float(value)) if float(value) != int(value) else str(int(value))

@@ -36,20 +36,17 @@ import numpy as np
 from ..core._types import Array
 from ..core.layers import (
     ActivationLayer,
-    AvgPool2D,
     BatchNorm,
     Conv2D,
     Dense,
     Dropout,
     Flatten,
-    GlobalAvgPool2D,
     Layer,
-    MaxPool2D,
     values_per_sample,
 )
 from ..core.layers.base import shape_text
 from ..core.network import PREDICT_CHUNK_BYTES, Sequential, mlp
-from ..core.spec import build_network, format_layers, layer_shapes, parse_layers
+from ..core.spec import build_network, format_layers, layer_shapes, parse_layers, takes_images
 from ..data.dataset import Dataset
 from ..data.errors import DataError, InvalidDatasetError
 from ..data.images import mnist_style
@@ -105,16 +102,7 @@ def spec_input_shape(spec: str) -> tuple[int, ...]:
     """What a spec's network takes, as ``nnscratch train --layers`` decides for MNIST: images of
     1 x 28 x 28 when its first layer that is not an activation, batch norm or dropout is an
     image layer (a convolution or a pooling layer), else flat rows of 784 pixels."""
-    first = next(
-        (
-            layer
-            for layer in parse_layers(spec)
-            if not isinstance(layer, (ActivationLayer, BatchNorm, Dropout))
-        ),
-        None,
-    )
-    image = isinstance(first, (Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D))
-    return IMAGE_SHAPE if image else (784,)
+    return IMAGE_SHAPE if takes_images(spec) else (784,)
 
 
 def _spec_rows(spec: str) -> list[tuple[str, Layer, tuple[int, ...], tuple[int, ...]]]:
