@@ -58,6 +58,7 @@ from ..training.optimizers import get_optimizer
 from ..training.regularizers import L1, L2
 from ..training.threads import blas_threads, largest_product
 from . import netinfo
+from .netinfo import gradient_norms
 from .playground import ACTIVATIONS, LOSSES, OPTIMIZERS, REGULARIZATION
 from .sessions import Cursor, Curves, ModelSession, SessionFactory, b64, finite, to_uint8
 from .settings import MAX_HIDDEN_LAYERS, MAX_UNITS, Settings
@@ -439,55 +440,6 @@ def dead_units(net: Sequential, x: Array, chunk: int = PROBE_CHUNK) -> list[dict
     return rows
 
 
-def gradient_norms(
-    model: Model, x: Array, y: Array, chunk: int = PROBE_CHUNK
-) -> list[dict[str, Any]]:
-    """||dL/dW|| (Frobenius) of every dense and convolutional layer on the probe images, for
-    the data loss alone, in inference mode.
-
-    The backward pass runs ``chunk`` rows at a time, as training does (a convolution's
-    im2col matrices for 512 images at once would take tens of MB more): the gradient of
-    the mean loss over n rows is the sum over chunks of (rows in the chunk / n) times the
-    chunk's mean-loss gradient (of the plain sum, for a loss summed over the batch). Each
-    chunk's pass is ``netinfo.gradient_norms``, the same path as training. Batch norm takes
-    its running statistics, as ``predict`` does (``BatchNorm``'s inference-mode backward): the
-    norms are those of the function the page evaluates, no running statistic moves, and the
-    rows stay independent, so the chunked sum is exact.
-    """
-    net = model.network
-    layers = [
-        (i, layer) for i, layer in enumerate(net.layers) if isinstance(layer, (Dense, Conv2D))
-    ]
-    n = len(x)
-    total: dict[int, Array] = {}
-    # the BLAS thread count training would choose for batches of this size (threads that
-    # wait for each other over small products are many times slower on a busy machine)
-    with blas_threads("auto", largest_product(net, min(chunk, n))):
-        for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            netinfo.gradient_norms(model, x[start:stop], y[start:stop])
-            share = 1.0 if model.loss.sums_over_batch else (stop - start) / n
-            for index, layer in layers:
-                weights = layer.W
-                if weights is None or weights.grad is None:
-                    raise RuntimeError(f"{layer.describe()} is not built")
-                part = share * np.asarray(weights.grad, dtype=np.float64)
-                total[index] = total[index] + part if index in total else part
-    rows = []
-    for index, layer in layers:
-        g = total[index]
-        w = np.asarray(layer.W.value if layer.W is not None else g, dtype=np.float64)
-        rows.append(
-            {
-                "layer": index,
-                "name": layer.describe(),
-                "grad_norm": finite(np.sqrt(np.vdot(g, g))),
-                "weight_norm": finite(np.sqrt(np.vdot(w, w))),
-            }
-        )
-    return rows
-
-
 class DigitsSession(ModelSession):
     """One tab of the digits page."""
 
@@ -799,7 +751,7 @@ class DigitsSession(ModelSession):
         net = model.network
         predicted = model.predict(self.x_test)
         matrix = confusion_matrix(self.y_test, predicted, 10)
-        norms = gradient_norms(model, self.x_probe, self.y_probe)
+        norms = gradient_norms(model, self.x_probe, self.y_probe, chunk=PROBE_CHUNK)
         dead = dead_units(net, self.x_probe)
         weights = None
         first = next((layer for layer in net.layers if isinstance(layer, (Dense, Conv2D))), None)

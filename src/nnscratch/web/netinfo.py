@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ..core.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer, Parameter
+from ..core._types import Array
+from ..core.layers import ActivationLayer, BatchNorm, Conv2D, Dense, Dropout, Layer, Parameter
 from ..core.network import Sequential
 from ..model import Model
+from ..training.threads import blas_threads, largest_product
 
 #: Activations whose outputs lie in a fixed range (drawn on that range, not per-neuron).
 BOUNDED = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0)}
@@ -61,23 +63,12 @@ def hidden_outputs(net: Sequential, x: np.ndarray) -> list[tuple[int, Layer, np.
     return shown
 
 
-def gradient_norms(model: Model, x: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
-    """||dL/dW|| (Frobenius) of every Dense layer on one probe batch (inference mode).
-
-    The gradients are those of the data loss alone (no regularization term), computed with a
-    fresh forward and backward pass; training overwrites them at its next step.
-
-    Inference mode means the gradient of the function ``predict`` computes: dropout is the
-    identity and batch norm the affine map of its running statistics, A = gamma (X - mu_run) /
-    sqrt(var_run + eps) + beta, differentiated as such (``BatchNorm``'s inference-mode
-    backward). A training-mode pass would differentiate through the probe batch's own
-    statistics instead, but it would move the running statistics and draw dropout masks
-    (changing the model and its random stream), and its gradient would depend on how the
-    probe rows were split into batches. Of the model, only the parameters' ``grad`` change.
-    """
+def _backprop(model: Model, x: Array, y: Array) -> None:
+    """One forward and backward pass of the data loss alone (no regularization term) on a
+    batch, in inference mode, leaving the parameters' gradients in their ``grad``; the same
+    path as training (binary cross-entropy after a sigmoid taken from the logits)."""
     net = model.network
     xb = np.ascontiguousarray(x, dtype=net.dtype)
-    # the same path as training: binary cross-entropy after a sigmoid from the logits
     fused = model._fused_sigmoid
     output = net._forward(xb, training=False, logits=fused)
     target = model.loss.prepare_target(output, y)
@@ -85,21 +76,62 @@ def gradient_norms(model: Model, x: np.ndarray, y: np.ndarray) -> list[dict[str,
     if grad is None:  # only when the gradient is not asked for
         raise RuntimeError("the loss gave no gradient")
     net.backward(grad, need_input_grad=False, logits=fused)
-    norms = []
-    for index, layer in enumerate(net.layers):
-        if isinstance(layer, Dense):
-            weights, _ = dense_weights(layer)
-            g = weights.grad
-            w = weights.value
-            norms.append(
-                {
-                    "layer": index,
-                    "name": layer.describe(),
-                    "grad_norm": _finite(np.sqrt(np.vdot(g, g))),
-                    "weight_norm": _finite(np.sqrt(np.vdot(w, w))),
-                }
-            )
-    return norms
+
+
+def gradient_norms(
+    model: Model, x: Array, y: Array, chunk: int | None = None
+) -> list[dict[str, Any]]:
+    """||dL/dW|| (Frobenius) of every dense and convolutional layer on probe rows, for the
+    data loss alone, in inference mode; and ||W||.
+
+    Inference mode means the gradient of the function ``predict`` computes: dropout is the
+    identity and batch norm the affine map of its running statistics, A = gamma (X - mu_run) /
+    sqrt(var_run + eps) + beta, differentiated as such (``BatchNorm``'s inference-mode
+    backward). A training-mode pass would differentiate through the probe batch's own
+    statistics instead, but it would move the running statistics and draw dropout masks
+    (changing the model and its random stream), and its gradient would depend on how the
+    probe rows were split into batches. Of the model, only the parameters' ``grad`` change
+    (training overwrites them at its next step).
+
+    ``chunk``: rows per pass (all of them if None), as training batches them (a convolution's
+    im2col matrices for 512 images at once would take tens of MB more). Rows stay independent
+    in inference mode, so the chunked sum is exact: the gradient of the mean loss over n rows
+    is the sum over chunks of (rows in the chunk / n) times the chunk's mean-loss gradient (of
+    the plain sum, for a loss summed over the batch).
+    """
+    net = model.network
+    layers = [
+        (i, layer) for i, layer in enumerate(net.layers) if isinstance(layer, (Dense, Conv2D))
+    ]
+    n = len(x)
+    step = n if chunk is None else chunk
+    total: dict[int, Array] = {}
+    # the BLAS thread count training would choose for batches of this size (threads that
+    # wait for each other over small products are many times slower on a busy machine)
+    with blas_threads("auto", largest_product(net, min(step, n))):
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            _backprop(model, x[start:stop], y[start:stop])
+            share = 1.0 if model.loss.sums_over_batch else (stop - start) / n
+            for index, layer in layers:
+                weights = layer.W
+                if weights is None or weights.grad is None:
+                    raise RuntimeError(f"{layer.describe()} is not built")
+                part = share * np.asarray(weights.grad, dtype=np.float64)
+                total[index] = total[index] + part if index in total else part
+    rows = []
+    for index, layer in layers:
+        g = total[index]
+        w = np.asarray(layer.W.value if layer.W is not None else g, dtype=np.float64)
+        rows.append(
+            {
+                "layer": index,
+                "name": layer.describe(),
+                "grad_norm": _finite(np.sqrt(np.vdot(g, g))),
+                "weight_norm": _finite(np.sqrt(np.vdot(w, w))),
+            }
+        )
+    return rows
 
 
 def dense_weights(layer: Dense) -> tuple[Parameter, Parameter]:
