@@ -378,33 +378,33 @@ def conv_kernels(net: Sequential) -> dict[str, Any] | None:
         filters, channels, kh, kw = w.shape
         if position == 0:
             f, c = min(filters, MAX_KERNELS), min(channels, MAX_KERNEL_CHANNELS)
+        else:
+            f, c = min(filters, MAX_SUMMARY_SIDE), min(channels, MAX_SUMMARY_SIDE)
+        about = {
+            "layer": index,
+            "name": layer.describe(),
+            "filters": int(filters),
+            "channels": int(channels),
+            "shown_filters": int(f),
+            "shown_channels": int(c),
+        }
+        if position == 0:
             kernels = w[:f, :c].reshape(f * c, kh * kw)
             scale = np.abs(kernels).max(axis=1, keepdims=True)
             scale = np.where(scale > 0, scale, 1.0)
             first = {
-                "layer": index,
-                "name": layer.describe(),
-                "filters": int(filters),
-                "channels": int(channels),
-                "shown_filters": int(f),
-                "shown_channels": int(c),
+                **about,
                 "kh": int(kh),
                 "kw": int(kw),
                 "data": b64(to_uint8(kernels / scale, -1.0, 1.0)),
                 "scales": [finite(v) for v in scale[:, 0]],
             }
             continue
-        f, c = min(filters, MAX_SUMMARY_SIDE), min(channels, MAX_SUMMARY_SIDE)
         norms = np.sqrt((w[:f, :c] ** 2).sum(axis=(2, 3)))
         top = float(norms.max()) if norms.size else 0.0
         tables.append(
             {
-                "layer": index,
-                "name": layer.describe(),
-                "filters": int(filters),
-                "channels": int(channels),
-                "shown_filters": int(f),
-                "shown_channels": int(c),
+                **about,
                 "norms": b64(to_uint8(norms, 0.0, top if top > 0 else 1.0)),
                 "max_norm": finite(top),
             }
