@@ -158,6 +158,9 @@ def test_csv_target_detection_and_errors() -> None:
     x, labels, lines = read_csv_rows(_rows(["1", "2", "nan", "4"]), 100)
     with pytest.raises(ParamError, match="line 4"):
         interpret_targets(labels, lines, "values")
+    x, labels, lines = read_csv_rows(_rows(["1", "1e308", "0.5", "4"]), 100)
+    with pytest.raises(ParamError, match=r"line 3: the target 1e308 is too large: .*1e30"):
+        interpret_targets(labels, lines, "values")
     x, labels, lines = read_csv_rows(_rows([f"{i}.5" for i in range(25)]), 100)
     with pytest.raises(ParamError, match="choose the target type 'values'"):
         interpret_targets(labels, lines, "classes")

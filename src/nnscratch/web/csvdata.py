@@ -113,10 +113,16 @@ def interpret_targets(
         out = np.empty((len(labels), 1), dtype=np.float32)
         for i, (label, number) in enumerate(zip(labels, lines, strict=True)):
             value = _number(label)
-            if value is None or not math.isfinite(value) or abs(value) > 1e30:
+            if value is None or not math.isfinite(value):
                 raise ParamError(
                     f"line {number}: the target {label!r} is not a finite number (numeric "
                     "targets were asked for; choose the target type 'classes' for labels)",
+                    field,
+                )
+            if abs(value) > 1e30:
+                raise ParamError(
+                    f"line {number}: the target {label} is too large: numeric targets must be "
+                    "smaller than 1e30 in magnitude",
                     field,
                 )
             out[i, 0] = value
