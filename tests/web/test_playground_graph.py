@@ -229,6 +229,26 @@ def test_a_wide_layer_draws_its_strongest_connections_and_says_so(page: Any, ser
     assert min(weights[r, c] for r, c in drawn) >= cutoff
 
 
+def test_quick_edits_of_the_layer_sizes_build_on_each_other(page: Any, server: Any) -> None:  # noqa: F811
+    """Edits made before the server answers the previous one are not lost: each builds on the
+    sizes already sent, not on the last confirmed ones."""
+    _ready(page, server)
+    sid = page.evaluate("window.__playground.session.id")
+    session = server.app.state.manager.get(sid)
+    # three clicks on the graph's + of layer 1 and two on the panel's - of layer 2, at once
+    page.evaluate(
+        """() => {
+          const plus = document.querySelector('#graph button[aria-label="more neurons in layer 1"]');
+          const minus = document.querySelector('#layers button[aria-label="fewer neurons in layer 2"]');
+          plus.click(); plus.click(); plus.click(); minus.click(); minus.click();
+        }"""
+    )
+    page.wait_for_function(
+        "document.querySelectorAll('#graph canvas.graph-neuron').length === 19 + 14"
+    )
+    assert session.config["hidden"] == [19, 14]
+
+
 # -- drawing cost: the graph is updated in place ----------------------------------------------------
 COUNT_PAINTS = """() => {
   // counts putImageData per kind of canvas: graph neurons, the hidden-neuron panel, the rest

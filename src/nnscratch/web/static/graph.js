@@ -109,7 +109,8 @@ function edgeAttributes(w) {
 export class NetworkGraph {
   /**
    * root: the element to draw in. Callbacks (each returns a promise; a rejection's message is
-   * shown): onFeatures(list), onActivations(list), onUnits(layer, units), onSetWeight(layer,
+   * shown): onFeatures(list), onActivations(list), onUnits(layer, delta) (one neuron more or
+   * fewer), onSetWeight(layer,
    * row, col, value), onSetBias(layer, unit, value); and onNeuronHover(layer, unit), called
    * with (null, null) when the pointer leaves (layer: the Dense layer, 0 the first hidden).
    * activations: the names the per-layer selects offer.
@@ -302,12 +303,12 @@ export class NetworkGraph {
       const minus = el("button", "small", { type: "button", "aria-label": `fewer neurons in layer ${l + 1}` });
       minus.textContent = "−";
       minus.disabled = units <= 1;
-      minus.addEventListener("click", () => this._call(this.on.onUnits(l, this.config.hidden[l] - 1)));
+      minus.addEventListener("click", () => this._call(this.on.onUnits(l, -1)));
       const count = el("span", "graph-count");
       count.textContent = String(units);
       const plus = el("button", "small", { type: "button", "aria-label": `more neurons in layer ${l + 1}` });
       plus.textContent = "+";
-      plus.addEventListener("click", () => this._call(this.on.onUnits(l, this.config.hidden[l] + 1)));
+      plus.addEventListener("click", () => this._call(this.on.onUnits(l, +1)));
       row.append(minus, count, plus);
       box.append(select, row);
       this.head.append(box);

@@ -585,7 +585,9 @@ function renderLayers(hidden) {
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = `layer ${i + 1}`;
-    const minus = button("−", `fewer neurons in layer ${i + 1}`, () => setUnits(i, units - 1));
+    const minus = button("−", `fewer neurons in layer ${i + 1}`, () =>
+      setUnits(i, currentHidden()[i] - 1),
+    );
     const input = document.createElement("input");
     input.type = "number";
     input.min = "1";
@@ -593,9 +595,11 @@ function renderLayers(hidden) {
     input.value = String(units);
     input.setAttribute("aria-label", `neurons in layer ${i + 1}`);
     input.addEventListener("change", () => setUnits(i, Number(input.value)));
-    const plus = button("+", `more neurons in layer ${i + 1}`, () => setUnits(i, units + 1));
+    const plus = button("+", `more neurons in layer ${i + 1}`, () =>
+      setUnits(i, currentHidden()[i] + 1),
+    );
     const remove = button("✕", `remove layer ${i + 1}`, () => {
-      const next = hidden.slice();
+      const next = currentHidden().slice();
       next.splice(i, 1);
       const acts = (state.config.activations || []).slice();
       acts.splice(i, 1);
@@ -623,13 +627,24 @@ function button(text, label, onClick) {
   return b;
 }
 
+// Layer sizes sent but not yet confirmed: a second edit made before the server answers the
+// first builds on it, instead of on the confirmed sizes (which would undo the first edit).
+let pendingHidden = null;
+let hiddenRequests = 0;
+
+function currentHidden() {
+  return pendingHidden || state.config.hidden;
+}
+
 function setUnits(index, units) {
-  const next = state.config.hidden.slice();
+  const next = currentHidden().slice();
   next[index] = units;
   sendHidden(next);
 }
 
 async function sendHidden(hidden, activations) {
+  const request = ++hiddenRequests;
+  pendingHidden = hidden;
   try {
     const result = await session.config(activations ? { hidden, activations } : { hidden });
     showFieldError(null);
@@ -638,11 +653,13 @@ async function sendHidden(hidden, activations) {
     showFieldError("hidden", err.message);
     toast(err.message);
     renderLayers(state.config.hidden);
+  } finally {
+    if (request === hiddenRequests) pendingHidden = null;
   }
 }
 
 $("#add-layer").addEventListener("click", () => {
-  const hidden = state.config.hidden;
+  const hidden = currentHidden();
   sendHidden([...hidden, hidden.length ? hidden[hidden.length - 1] : 8]);
 });
 
@@ -651,8 +668,8 @@ const graph = new NetworkGraph($("#graph"), {
   activations: Array.from($("#activation").options, (o) => o.value),
   onFeatures: (features) => configFrom("features", { features }),
   onActivations: (activations) => configFrom("activations", { activations }),
-  onUnits: (layer, units) => {
-    setUnits(layer, units);
+  onUnits: (layer, delta) => {
+    setUnits(layer, currentHidden()[layer] + delta);
     return Promise.resolve();
   },
   onSetWeight: setWeight,
